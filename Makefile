@@ -1,0 +1,126 @@
+# Build, check, run and test Workpool.
+#
+# Every target works from a fresh clone: the Python venv (.venv) and the
+# pinned buf CLI (tools/buf) are installed on first use and reinstalled only
+# when the pyproject.toml, package.json or package-lock.json files they come
+# from change.
+
+PYTHON ?= python3.11
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+
+BUF_DIR := tools/buf
+BUF := $(BUF_DIR)/node_modules/.bin/buf
+BUF_STAMP := $(BUF_DIR)/node_modules/.installed
+
+# Input that `buf breaking` compares proto/ against. When unset, the check
+# uses the previous commit (HEAD~1), and it is skipped when there is no
+# previous commit or that commit has no proto/ or buf.yaml.
+BUF_BREAKING_AGAINST ?=
+
+# Extra arguments for `workpool serve` and pytest, for example
+# `make test PYTEST_ARGS='-k retry -x'`.
+SERVE_ARGS ?=
+PYTEST_ARGS ?=
+
+# Set to 1 to let `make test` pass when pytest collects no tests (exit 5).
+ALLOW_NO_TESTS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help deps venv serve gen check-gen buf-lint lint test demo bench clean
+
+help:
+	@echo "Targets:"
+	@echo "  serve      start the server with its defaults (SQLite ./workpool.db,"
+	@echo "             gRPC 127.0.0.1:50051, metrics 127.0.0.1:9464)"
+	@echo "  test       check-gen, buf-lint and lint, then the pytest suite"
+	@echo "  deps       install the Python venv and the pinned buf CLI"
+	@echo "  venv       create .venv and install the SDK and the server (dev extra)"
+	@echo "  gen        regenerate the Python code in sdk/python/src/workpool/v1"
+	@echo "  check-gen  fail if the committed generated code differs from proto/"
+	@echo "  buf-lint   buf lint, buf format and buf breaking on proto/"
+	@echo "  lint       ruff check and ruff format --check"
+	@echo "  demo       run the demo (python -m demo)"
+	@echo "  bench      run the benchmark (bench/run.py)"
+	@echo "  clean      remove .venv, tools/buf/node_modules, build output and caches"
+
+deps: venv $(BUF_STAMP)
+
+venv: $(VENV_STAMP)
+
+# One pip call for both projects, so that the server's pin on
+# workpool-sdk==0.1.0 is satisfied by the editable sdk/python.
+$(VENV_STAMP): pyproject.toml sdk/python/pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -e sdk/python -e '.[dev]'
+	touch $@
+
+# The buf npm package runs the native binary from its platform package
+# (@bufbuild/buf-linux-x64 on Linux x86-64), so its postinstall script is not
+# needed.
+$(BUF_STAMP): $(BUF_DIR)/package.json $(BUF_DIR)/package-lock.json
+	cd $(BUF_DIR) && npm ci --ignore-scripts
+	touch $@
+
+# Passes no flags, so that every setting comes from the server's own defaults
+# and configuration and not from this Makefile.
+serve: venv
+	$(VENV)/bin/workpool serve $(SERVE_ARGS)
+
+gen: venv
+	bash scripts/gen_python.sh
+
+check-gen: venv
+	bash scripts/check_generated.sh
+
+buf-lint: $(BUF_STAMP)
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+	@against='$(BUF_BREAKING_AGAINST)'; \
+	if [ -z "$$against" ]; then \
+	  previous=$$(git rev-parse --verify --quiet 'HEAD~1^{commit}' || true); \
+	  if [ -n "$$previous" ] \
+	    && git cat-file -e "$$previous:proto" 2>/dev/null \
+	    && git cat-file -e "$$previous:buf.yaml" 2>/dev/null; then \
+	    against=".git#ref=$$previous"; \
+	  fi; \
+	fi; \
+	if [ -z "$$against" ]; then \
+	  echo "buf-lint: skipping buf breaking: no previous commit with proto/ and buf.yaml to compare against"; \
+	else \
+	  echo "$(BUF) breaking --against '$$against'"; \
+	  $(BUF) breaking --against "$$against"; \
+	fi
+
+# Runs both checks before failing, so one run reports every problem.
+lint: venv
+	@status=0; \
+	echo "$(VENV)/bin/ruff check ."; \
+	$(VENV)/bin/ruff check . || status=1; \
+	echo "$(VENV)/bin/ruff format --check ."; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	exit $$status
+
+# Tests run in one process. See "Development" in README.md for why there is
+# no pytest-xdist.
+test: venv check-gen buf-lint lint
+	@echo "$(VENV)/bin/pytest $(PYTEST_ARGS)"; \
+	status=0; \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ "$$status" -eq 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then \
+	  echo "make test: pytest collected no tests; passing because ALLOW_NO_TESTS=1"; \
+	  status=0; \
+	fi; \
+	exit $$status
+
+demo: venv
+	$(VENV)/bin/python -m demo
+
+bench: venv
+	$(VENV)/bin/python bench/run.py
+
+# Leaves workpool.db and other data files alone.
+clean:
+	rm -rf $(VENV) $(BUF_DIR)/node_modules build dist .pytest_cache .ruff_cache
+	find . -path ./.git -prune -o -type d \
+	  \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +

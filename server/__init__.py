@@ -1,0 +1,3 @@
+"""Workpool server: a gRPC work-pool service on SQLAlchemy."""
+
+__version__ = "0.1.0"

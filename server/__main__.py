@@ -1,0 +1,3 @@
+from workpool_server.cli import main
+
+raise SystemExit(main())

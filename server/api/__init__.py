@@ -1,0 +1,1 @@
+"""gRPC servicers: validate, convert, call the engine, map errors."""

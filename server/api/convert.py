@@ -1,0 +1,504 @@
+"""Validation and conversion between protobuf messages and domain objects.
+
+This module and the servicers are the only code that imports generated
+protobuf modules. Every violation names the field as the caller spells it,
+the rule, and the value received.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+
+from workpool.v1 import types_pb2, worker_service_pb2
+from workpool_server.clock import from_micros
+from workpool_server.engine.model import (
+    DEFAULT_MAX_PARALLELISM,
+    DEFAULT_STATUS_TTL_US,
+    AttemptReport,
+    CompletionRecord,
+    NewWork,
+    Outcome,
+    PoolSettings,
+    ResultKind,
+    RetryChoice,
+    RetryPolicy,
+    WorkState,
+    WorkStatusView,
+)
+from workpool_server.errors import (
+    FieldViolation,
+    InvalidArgumentError,
+    LimitExceededError,
+    invalid,
+)
+from workpool_server.ids import is_valid_work_id
+
+POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,255}$")
+MAX_IDEMPOTENCY_KEY = 256
+MAX_ATTEMPTS_LIMIT = 10_000
+MAX_PARALLELISM_LIMIT = 100_000
+# run_at and run_after may reach at most this far ahead.
+MAX_SCHEDULE_AHEAD_US = 366 * 24 * 3600 * 1_000_000
+MAX_STATUS_TTL_US = 3650 * 24 * 3600 * 1_000_000
+MAX_ERROR_CHARS = 16 * 1024
+MAX_WORKER_NAME = 256
+MAX_WORKER_CAPACITY = 10_000
+
+_MAX_DURATION_SECONDS = 315_576_000_000
+_MIN_TIMESTAMP_SECONDS = -62_135_596_800
+_MAX_TIMESTAMP_SECONDS = 253_402_300_799
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_payload_bytes: int = 1024 * 1024
+    max_batch_size: int = 10_000
+
+
+# Names
+
+
+def check_pool_name(name: str, field: str) -> str:
+    if not name:
+        raise invalid(field, 'is required: name the pool, such as "emails"')
+    if not POOL_NAME.match(name):
+        raise invalid(
+            field,
+            f"invalid pool name {name[:140]!r}: use 1 to 128 letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+def check_function_name(name: str, field: str) -> str:
+    if not name:
+        raise invalid(field, 'is required: name the function, such as "email.send"')
+    if not FUNCTION_NAME.match(name):
+        raise invalid(
+            field,
+            f"invalid function name {name[:270]!r}: use 1 to 256 letters, digits, "
+            "'_', '.', ':', '/' or '-', starting with a letter or '_'",
+        )
+    return name
+
+
+def check_work_id(work_id: str, field: str) -> str:
+    if not is_valid_work_id(work_id):
+        raise invalid(
+            field,
+            f"malformed work id {work_id[:64]!r}: ids look like "
+            '"wk_01JD9V6GQ8M3T6Y4D3W0Y5B7ZC" as returned by Enqueue',
+        )
+    return work_id
+
+
+# Times
+
+
+def duration_us(message: duration_pb2.Duration, field: str) -> int:
+    seconds, nanos = message.seconds, message.nanos
+    if abs(seconds) > _MAX_DURATION_SECONDS or abs(nanos) >= 1_000_000_000:
+        raise invalid(field, "is not a valid Duration")
+    if (seconds > 0 and nanos < 0) or (seconds < 0 and nanos > 0):
+        raise invalid(
+            field, "is not a valid Duration: seconds and nanos differ in sign"
+        )
+    micros = seconds * 1_000_000 + nanos // 1_000
+    if micros < 0:
+        raise invalid(field, f"must not be negative, got {seconds + nanos / 1e9}s")
+    return micros
+
+
+def timestamp_us(message: timestamp_pb2.Timestamp, field: str) -> int:
+    if not (
+        _MIN_TIMESTAMP_SECONDS <= message.seconds <= _MAX_TIMESTAMP_SECONDS
+        and 0 <= message.nanos < 1_000_000_000
+    ):
+        raise invalid(field, "is not a valid Timestamp")
+    return message.seconds * 1_000_000 + message.nanos // 1_000
+
+
+def to_timestamp(micros: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(
+        seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1_000
+    )
+
+
+def to_duration(micros: int) -> duration_pb2.Duration:
+    return duration_pb2.Duration(
+        seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1_000
+    )
+
+
+# Payloads
+
+
+def payload_bytes(
+    message: struct_pb2.Value, present: bool, field: str, limits: Limits
+) -> bytes | None:
+    if not present:
+        return None
+    data = message.SerializeToString()
+    if len(data) > limits.max_payload_bytes:
+        raise LimitExceededError(
+            field,
+            f"is {len(data)} bytes, over the limit of {limits.max_payload_bytes} "
+            "bytes (max_payload_bytes): store large data elsewhere and pass a "
+            "reference",
+        )
+    return data
+
+
+def value_from_bytes(data: bytes | None) -> struct_pb2.Value | None:
+    if data is None:
+        return None
+    return struct_pb2.Value.FromString(data)
+
+
+_NULL_ARGS = struct_pb2.Value(null_value=struct_pb2.NULL_VALUE).SerializeToString()
+
+
+# Retry policies
+
+
+def retry_policy(
+    message: types_pb2.RetryPolicy, field: str, base_policy: RetryPolicy | None = None
+) -> RetryPolicy:
+    """Validate a RetryPolicy; unset fields take those of `base_policy`."""
+    defaults = base_policy or RetryPolicy()
+    violations: list[FieldViolation] = []
+
+    max_attempts = defaults.max_attempts
+    if message.HasField("max_attempts"):
+        max_attempts = message.max_attempts
+        if not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
+            violations.append(
+                FieldViolation(
+                    f"{field}.max_attempts",
+                    f"must be between 1 and {MAX_ATTEMPTS_LIMIT} (1 means no "
+                    f"retry), got {max_attempts}",
+                )
+            )
+
+    base = defaults.base
+    if message.HasField("base"):
+        base = message.base
+        if math.isnan(base) or math.isinf(base) or base < 1:
+            violations.append(
+                FieldViolation(
+                    f"{field}.base", f"must be a finite number of 1 or more, got {base}"
+                )
+            )
+
+    initial = defaults.initial_backoff_us
+    maximum = defaults.max_backoff_us
+    for name in ("initial_backoff", "max_backoff"):
+        if not message.HasField(name):
+            continue
+        try:
+            micros = duration_us(getattr(message, name), f"{field}.{name}")
+        except InvalidArgumentError as error:
+            violations.extend(error.violations)
+            continue
+        if name == "initial_backoff":
+            initial = micros
+        else:
+            maximum = micros
+
+    if violations:
+        raise InvalidArgumentError(violations)
+    return RetryPolicy(max_attempts, initial, base, maximum)
+
+
+def retry_policy_message(policy: RetryPolicy) -> types_pb2.RetryPolicy:
+    message = types_pb2.RetryPolicy(
+        max_attempts=policy.max_attempts,
+        initial_backoff=to_duration(policy.initial_backoff_us),
+        base=policy.base,
+    )
+    if policy.max_backoff_us is not None:
+        message.max_backoff.CopyFrom(to_duration(policy.max_backoff_us))
+    return message
+
+
+# Work specs
+
+
+def new_work(
+    spec: types_pb2.WorkSpec, field: str, limits: Limits, now_us: int
+) -> NewWork:
+    function = check_function_name(spec.function, f"{field}.function")
+    args = payload_bytes(spec.args, spec.HasField("args"), f"{field}.args", limits)
+
+    retry_choice = RetryChoice.POOL_DEFAULT
+    custom = None
+    which_retry = spec.WhichOneof("retry")
+    if which_retry == "retry_enabled":
+        retry_choice = (
+            RetryChoice.POOL_POLICY if spec.retry_enabled else RetryChoice.NONE
+        )
+    elif which_retry == "retry_policy":
+        retry_choice = RetryChoice.CUSTOM
+        custom = retry_policy(spec.retry_policy, f"{field}.retry_policy")
+
+    on_complete_function = None
+    on_complete_context = None
+    if spec.HasField("on_complete"):
+        on_complete_function = check_function_name(
+            spec.on_complete.function, f"{field}.on_complete.function"
+        )
+        on_complete_context = payload_bytes(
+            spec.on_complete.context,
+            spec.on_complete.HasField("context"),
+            f"{field}.on_complete.context",
+            limits,
+        )
+
+    run_at_us = run_after_us = None
+    which_schedule = spec.WhichOneof("schedule")
+    if which_schedule == "run_at":
+        run_at_us = timestamp_us(spec.run_at, f"{field}.run_at")
+        if run_at_us - now_us > MAX_SCHEDULE_AHEAD_US:
+            raise invalid(
+                f"{field}.run_at",
+                "is more than 366 days ahead: schedule it closer, or enqueue it later",
+            )
+    elif which_schedule == "run_after":
+        run_after_us = duration_us(spec.run_after, f"{field}.run_after")
+        if run_after_us > MAX_SCHEDULE_AHEAD_US:
+            raise invalid(
+                f"{field}.run_after",
+                "is more than 366 days: schedule it closer, or enqueue it later",
+            )
+
+    key = spec.idempotency_key or None
+    if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable()):
+        raise invalid(
+            f"{field}.idempotency_key",
+            f"must be at most {MAX_IDEMPOTENCY_KEY} printable characters, "
+            f"got {len(key)} characters",
+        )
+
+    return NewWork(
+        function=function,
+        args=args if args is not None else _NULL_ARGS,
+        retry_choice=retry_choice,
+        custom_retry=custom,
+        on_complete_function=on_complete_function,
+        on_complete_context=on_complete_context,
+        run_at_us=run_at_us,
+        run_after_us=run_after_us,
+        idempotency_key=key,
+    )
+
+
+def check_batch_size(count: int, field: str, limits: Limits) -> None:
+    if count == 0:
+        raise invalid(field, "is empty: send at least one item")
+    if count > limits.max_batch_size:
+        raise LimitExceededError(
+            field,
+            f"has {count} items, over the limit of {limits.max_batch_size} "
+            "(max_batch_size): split it into several calls",
+        )
+
+
+# Results and status
+
+
+def result_message(outcome: Outcome) -> types_pb2.Result:
+    if outcome.kind is ResultKind.SUCCESS:
+        value = value_from_bytes(outcome.return_value)
+        success = types_pb2.Success()
+        if value is not None:
+            success.return_value.CopyFrom(value)
+        return types_pb2.Result(success=success)
+    if outcome.kind is ResultKind.FAILURE:
+        return types_pb2.Result(
+            failure=types_pb2.Failure(
+                error=outcome.error, non_retryable=outcome.non_retryable
+            )
+        )
+    return types_pb2.Result(canceled=types_pb2.Canceled())
+
+
+_STATES = {
+    WorkState.PENDING: types_pb2.WORK_STATE_PENDING,
+    WorkState.RUNNING: types_pb2.WORK_STATE_RUNNING,
+    WorkState.FINISHED: types_pb2.WORK_STATE_FINISHED,
+}
+
+
+def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
+    message = types_pb2.WorkStatus(
+        work_id=view.work_id,
+        state=_STATES[view.state],
+        previous_attempts=view.previous_attempts,
+        pool=view.pool,
+        function=view.function,
+        enqueued_at=to_timestamp(view.enqueued_at_us),
+        last_error=view.last_error,
+    )
+    if view.result is not None:
+        message.result.CopyFrom(result_message(view.result))
+    if view.ready_at_us is not None:
+        message.ready_at.CopyFrom(to_timestamp(view.ready_at_us))
+    if view.finished_at_us is not None:
+        message.finished_at.CopyFrom(to_timestamp(view.finished_at_us))
+    return message
+
+
+def completion_message(record: CompletionRecord) -> types_pb2.Completion:
+    message = types_pb2.Completion(
+        sequence=record.sequence,
+        work_id=record.work_id,
+        pool=record.pool,
+        function=record.function,
+        result=result_message(record.outcome),
+        attempts=record.attempts,
+        finished_at=to_timestamp(record.finished_at_us),
+    )
+    context = value_from_bytes(record.context)
+    if context is not None:
+        message.context.CopyFrom(context)
+    return message
+
+
+def build_follow_up_args(
+    work_id: str, context: bytes | None, outcome: Outcome
+) -> bytes:
+    """Serialize the follow-up's args: {work_id, context, result}."""
+    result: dict[str, object]
+    if outcome.kind is ResultKind.SUCCESS:
+        result = {"kind": "success"}
+    elif outcome.kind is ResultKind.FAILURE:
+        result = {"kind": "failure", "error": outcome.error}
+    else:
+        result = {"kind": "canceled"}
+
+    args = struct_pb2.Value()
+    args.struct_value.update({"work_id": work_id, "result": result})
+    fields = args.struct_value.fields
+    context_value = value_from_bytes(context)
+    if context_value is None:
+        fields["context"].null_value = struct_pb2.NULL_VALUE
+    else:
+        fields["context"].CopyFrom(context_value)
+    if outcome.kind is ResultKind.SUCCESS:
+        return_value = value_from_bytes(outcome.return_value)
+        target = fields["result"].struct_value.fields["return_value"]
+        if return_value is None:
+            target.null_value = struct_pb2.NULL_VALUE
+        else:
+            target.CopyFrom(return_value)
+    return args.SerializeToString()
+
+
+# Worker messages
+
+
+def attempt_report(
+    message: worker_service_pb2.AttemptResult, field: str, limits: Limits
+) -> AttemptReport:
+    check_work_id(message.work_id, f"{field}.work_id")
+    which = message.WhichOneof("outcome")
+    if which == "success":
+        value = payload_bytes(
+            message.success.return_value,
+            message.success.HasField("return_value"),
+            f"{field}.success.return_value",
+            limits,
+        )
+        outcome = Outcome(ResultKind.SUCCESS, return_value=value)
+    elif which == "failure":
+        error = message.failure.error[:MAX_ERROR_CHARS] or "failed without a message"
+        outcome = Outcome(
+            ResultKind.FAILURE,
+            error=error,
+            non_retryable=message.failure.non_retryable,
+        )
+    else:
+        raise invalid(f"{field}.outcome", "is required: set success or failure")
+    return AttemptReport(message.work_id, message.attempt, outcome)
+
+
+def assignment_message(assignment) -> worker_service_pb2.Assignment:
+    return worker_service_pb2.Assignment(
+        work_id=assignment.work_id,
+        attempt=assignment.attempt,
+        function=assignment.function,
+        args=struct_pb2.Value.FromString(assignment.args),
+        lease_expires_at=to_timestamp(assignment.lease_expires_at_us),
+        pool=assignment.pool,
+    )
+
+
+# Pools
+
+
+def pool_settings(
+    message: types_pb2.Pool, field: str, current: PoolSettings | None = None
+) -> PoolSettings:
+    """Validate a Pool message; unset fields keep `current` or the defaults."""
+    name = check_pool_name(message.name, f"{field}.name")
+    base = current or PoolSettings(name=name)
+
+    max_parallelism = base.max_parallelism
+    if message.HasField("max_parallelism"):
+        max_parallelism = message.max_parallelism
+        if not 0 <= max_parallelism <= MAX_PARALLELISM_LIMIT:
+            raise invalid(
+                f"{field}.max_parallelism",
+                f"must be between 0 (paused) and {MAX_PARALLELISM_LIMIT}, "
+                f"got {max_parallelism}",
+            )
+
+    default_retry = base.default_retry
+    if message.HasField("default_retry"):
+        default_retry = retry_policy(message.default_retry, f"{field}.default_retry")
+
+    status_ttl_us = base.status_ttl_us
+    if message.keep_status_forever:
+        status_ttl_us = None
+    elif message.HasField("status_ttl"):
+        status_ttl_us = duration_us(message.status_ttl, f"{field}.status_ttl")
+        if status_ttl_us > MAX_STATUS_TTL_US:
+            raise invalid(
+                f"{field}.status_ttl",
+                "is longer than 3650 days: set keep_status_forever instead",
+            )
+    elif current is None:
+        status_ttl_us = DEFAULT_STATUS_TTL_US
+
+    return PoolSettings(
+        name=name,
+        max_parallelism=max_parallelism,
+        retry_by_default=message.retry_by_default,
+        default_retry=default_retry,
+        status_ttl_us=status_ttl_us,
+    )
+
+
+def pool_message(settings: PoolSettings) -> types_pb2.Pool:
+    message = types_pb2.Pool(
+        name=settings.name,
+        max_parallelism=settings.max_parallelism,
+        retry_by_default=settings.retry_by_default,
+        default_retry=retry_policy_message(settings.default_retry),
+        keep_status_forever=settings.status_ttl_us is None,
+    )
+    if settings.status_ttl_us is not None:
+        message.status_ttl.CopyFrom(to_duration(settings.status_ttl_us))
+    return message
+
+
+def micros_to_datetime_text(micros: int) -> str:
+    return from_micros(micros).isoformat()
+
+
+__all__ = ["DEFAULT_MAX_PARALLELISM"]

@@ -1,0 +1,90 @@
+"""PoolService: create, read, change and delete pools."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from workpool.v1 import pool_service_pb2, pool_service_pb2_grpc, types_pb2
+from workpool_server.api import convert
+from workpool_server.api.errors import mapped
+from workpool_server.engine.engine import Engine
+from workpool_server.engine.model import PoolSettings
+from workpool_server.errors import invalid
+
+MAX_PAGE_SIZE = 1_000
+DEFAULT_PAGE_SIZE = 100
+_UPDATABLE = {
+    "max_parallelism",
+    "retry_by_default",
+    "default_retry",
+    "status_ttl",
+    "keep_status_forever",
+}
+
+
+class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @mapped
+    async def CreatePool(self, request, context):  # noqa: N802
+        settings = convert.pool_settings(request.pool, "pool")
+        await self._engine.create_pool(settings)
+        return pool_service_pb2.CreatePoolResponse(pool=convert.pool_message(settings))
+
+    @mapped
+    async def GetPool(self, request, context):  # noqa: N802
+        name = convert.check_pool_name(request.name, "name")
+        settings, (pending, running) = await self._engine.get_pool(name)
+        return pool_service_pb2.GetPoolResponse(
+            pool=convert.pool_message(settings),
+            stats=types_pb2.PoolStats(pending_count=pending, running_count=running),
+        )
+
+    @mapped
+    async def ListPools(self, request, context):  # noqa: N802
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise invalid(
+                "page_size", f"must be between 0 and {MAX_PAGE_SIZE}, got {size}"
+            )
+        pools = await self._engine.list_pools(request.page_token, size + 1)
+        next_token = pools[size - 1].name if len(pools) > size else ""
+        return pool_service_pb2.ListPoolsResponse(
+            pools=[convert.pool_message(pool) for pool in pools[:size]],
+            next_page_token=next_token,
+        )
+
+    @mapped
+    async def UpdatePool(self, request, context):  # noqa: N802
+        name = convert.check_pool_name(request.pool.name, "pool.name")
+        paths = list(request.update_mask.paths)
+        for index, path in enumerate(paths):
+            if path not in _UPDATABLE:
+                raise invalid(
+                    f"update_mask.paths[{index}]",
+                    f"unknown or read-only field {path!r}: use one of "
+                    f"{', '.join(sorted(_UPDATABLE))}",
+                )
+        # Validate the request before touching the stored pool.
+        requested = convert.pool_settings(request.pool, "pool", PoolSettings(name=name))
+
+        def change(current: PoolSettings) -> PoolSettings:
+            if not paths:
+                return convert.pool_settings(request.pool, "pool", current)
+            changes = {}
+            for path in paths:
+                if path in ("status_ttl", "keep_status_forever"):
+                    changes["status_ttl_us"] = requested.status_ttl_us
+                else:
+                    changes[path] = getattr(requested, path)
+            return dataclasses.replace(current, **changes)
+
+        updated = await self._engine.update_pool(name, change)
+        return pool_service_pb2.UpdatePoolResponse(pool=convert.pool_message(updated))
+
+    @mapped
+    async def DeletePool(self, request, context):  # noqa: N802
+        name = convert.check_pool_name(request.name, "name")
+        await self._engine.delete_pool(name)
+        return pool_service_pb2.DeletePoolResponse()

@@ -1,0 +1,175 @@
+"""WorkerService: the bidirectional stream that feeds workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
+from workpool_server.api import convert
+from workpool_server.api.errors import abort
+from workpool_server.engine.engine import Engine
+from workpool_server.engine.sessions import Outgoing, WorkerSession
+from workpool_server.errors import (
+    InvalidArgumentError,
+    UnavailableError,
+    WorkpoolError,
+    invalid,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_HELLO_ENTRIES = 1_000
+
+
+def _check_hello(request: worker_service_pb2.WorkRequest) -> worker_service_pb2.Hello:
+    if not request.HasField("hello"):
+        raise invalid("hello", "is required on the first message of WorkerService.Work")
+    hello = request.hello
+    if not hello.pools:
+        raise invalid("hello.pools", "is empty: name at least one pool")
+    if not hello.functions:
+        raise invalid("hello.functions", "is empty: name at least one function")
+    if len(hello.pools) > MAX_HELLO_ENTRIES or len(hello.functions) > MAX_HELLO_ENTRIES:
+        raise invalid(
+            "hello", f"names more than {MAX_HELLO_ENTRIES} pools or functions"
+        )
+    for index, pool in enumerate(hello.pools):
+        convert.check_pool_name(pool, f"hello.pools[{index}]")
+    for index, function in enumerate(hello.functions):
+        convert.check_function_name(function, f"hello.functions[{index}]")
+    if not 1 <= hello.capacity <= convert.MAX_WORKER_CAPACITY:
+        raise invalid(
+            "hello.capacity",
+            f"must be between 1 and {convert.MAX_WORKER_CAPACITY}, "
+            f"got {hello.capacity}",
+        )
+    if len(hello.worker_name) > convert.MAX_WORKER_NAME:
+        raise invalid(
+            "hello.worker_name",
+            f"must be at most {convert.MAX_WORKER_NAME} characters",
+        )
+    return hello
+
+
+def _response(outgoing: Outgoing) -> worker_service_pb2.WorkResponse:
+    reasons = {
+        True: worker_service_pb2.CANCEL_REASON_LEASE_LOST,
+        False: worker_service_pb2.CANCEL_REASON_REQUESTED,
+    }
+    return worker_service_pb2.WorkResponse(
+        assignments=[convert.assignment_message(a) for a in outgoing.assignments],
+        cancels=[
+            worker_service_pb2.CancelAttempt(
+                work_id=c.work_id, attempt=c.attempt, reason=reasons[c.lease_lost]
+            )
+            for c in outgoing.cancels
+        ],
+        acks=[
+            worker_service_pb2.ResultAck(
+                work_id=a.work_id, attempt=a.attempt, accepted=a.accepted
+            )
+            for a in outgoing.acks
+        ],
+    )
+
+
+class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
+    def __init__(self, engine: Engine, limits: convert.Limits) -> None:
+        self._engine = engine
+        self._limits = limits
+
+    async def Work(  # noqa: N802
+        self, request_iterator, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[worker_service_pb2.WorkResponse]:
+        try:
+            if self._engine.draining:
+                raise UnavailableError("the server is shutting down: reconnect later")
+            first = await anext(aiter(request_iterator), None)
+            if first is None:
+                return
+            hello = _check_hello(first)
+        except WorkpoolError as error:
+            await abort(context, error)
+            return
+
+        engine = self._engine
+        session = engine.open_session(
+            hello.worker_name or context.peer(),
+            list(hello.pools),
+            list(hello.functions),
+            hello.capacity,
+        )
+        reader = asyncio.create_task(self._read(session, request_iterator, context))
+        try:
+            yield worker_service_pb2.WorkResponse(
+                welcome=worker_service_pb2.Welcome(
+                    worker_id=session.owner,
+                    lease_duration=convert.to_duration(engine.settings.lease_us),
+                    heartbeat_interval=convert.to_duration(
+                        engine.settings.heartbeat_interval_us
+                    ),
+                )
+            )
+            while True:
+                outgoing = await session.next_outgoing()
+                if outgoing is None:
+                    break
+                yield _response(outgoing)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await engine.close_session(session)
+
+        if session.ending:
+            await abort(
+                context,
+                UnavailableError("the server is shutting down: reconnect later"),
+            )
+        elif session.error is not None:
+            await abort(context, session.error)
+
+    async def _read(
+        self,
+        session: WorkerSession,
+        request_iterator,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        engine = self._engine
+        try:
+            async for request in request_iterator:
+                if request.HasField("hello"):
+                    raise invalid("hello", "must be sent only on the first message")
+                if request.results:
+                    reports = [
+                        convert.attempt_report(
+                            result, f"results[{index}]", self._limits
+                        )
+                        for index, result in enumerate(request.results)
+                    ]
+                    await engine.report(session, reports)
+                if request.HasField("credit"):
+                    if request.credit.count < 0:
+                        raise invalid("credit.count", "must not be negative")
+                    engine.add_credit(session, request.credit.count)
+                if request.HasField("heartbeat") and request.heartbeat.work_ids:
+                    for index, work_id in enumerate(request.heartbeat.work_ids):
+                        convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
+                    await engine.heartbeat(session, list(request.heartbeat.work_ids))
+        except InvalidArgumentError as error:
+            session.error = error
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning(
+                "worker stream read failed",
+                extra={"event": "worker_stream_failed", "worker_id": session.owner},
+                exc_info=True,
+            )
+        session.closed = True
+        session.wake()

@@ -1,0 +1,137 @@
+"""WorkpoolService: enqueue, status, cancel and completions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from workpool.v1 import types_pb2, workpool_service_pb2, workpool_service_pb2_grpc
+from workpool_server.api import convert
+from workpool_server.api.errors import abort, mapped
+from workpool_server.engine.engine import Engine
+from workpool_server.engine.model import CancelOutcome
+from workpool_server.errors import NotFoundError, WorkpoolError, invalid
+
+_CANCEL_OUTCOMES = {
+    outcome: workpool_service_pb2.CancelOutcome.Value(f"CANCEL_OUTCOME_{outcome.name}")
+    for outcome in CancelOutcome
+}
+MAX_WATCH_FILTER = 1_000
+
+
+def work_not_found(work_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"work item {work_id!r} not found: it was never issued, or it finished "
+        "longer ago than its pool's status_ttl (24 hours unless the pool sets "
+        "another) and its status was deleted"
+    )
+
+
+class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
+    def __init__(self, engine: Engine, limits: convert.Limits) -> None:
+        self._engine = engine
+        self._limits = limits
+
+    @mapped
+    async def Enqueue(self, request, context):  # noqa: N802
+        pool = convert.check_pool_name(request.pool, "pool")
+        if not request.HasField("work"):
+            raise invalid("work", "is required: set work.function and work.args")
+        item = convert.new_work(
+            request.work, "work", self._limits, self._engine.clock.now_us()
+        )
+        results, head = await self._engine.enqueue(pool, [item])
+        work_id, deduplicated = results[0]
+        return workpool_service_pb2.EnqueueResponse(
+            work_id=work_id, deduplicated=deduplicated, completion_sequence=head
+        )
+
+    @mapped
+    async def EnqueueBatch(self, request, context):  # noqa: N802
+        pool = convert.check_pool_name(request.pool, "pool")
+        convert.check_batch_size(len(request.work), "work", self._limits)
+        now_us = self._engine.clock.now_us()
+        items = [
+            convert.new_work(spec, f"work[{index}]", self._limits, now_us)
+            for index, spec in enumerate(request.work)
+        ]
+        results, head = await self._engine.enqueue(pool, items)
+        return workpool_service_pb2.EnqueueBatchResponse(
+            work_ids=[work_id for work_id, _ in results], completion_sequence=head
+        )
+
+    @mapped
+    async def Status(self, request, context):  # noqa: N802
+        work_id = convert.check_work_id(request.work_id, "work_id")
+        views = await self._engine.statuses([work_id])
+        if work_id not in views:
+            raise work_not_found(work_id)
+        return workpool_service_pb2.StatusResponse(
+            status=convert.status_message(views[work_id])
+        )
+
+    @mapped
+    async def StatusBatch(self, request, context):  # noqa: N802
+        convert.check_batch_size(len(request.work_ids), "work_ids", self._limits)
+        for index, work_id in enumerate(request.work_ids):
+            convert.check_work_id(work_id, f"work_ids[{index}]")
+        views = await self._engine.statuses(list(set(request.work_ids)))
+        statuses = []
+        for work_id in request.work_ids:
+            view = views.get(work_id)
+            if view is None:
+                statuses.append(
+                    types_pb2.WorkStatus(
+                        work_id=work_id, state=types_pb2.WORK_STATE_NOT_FOUND
+                    )
+                )
+            else:
+                statuses.append(convert.status_message(view))
+        return workpool_service_pb2.StatusBatchResponse(statuses=statuses)
+
+    @mapped
+    async def Cancel(self, request, context):  # noqa: N802
+        work_id = convert.check_work_id(request.work_id, "work_id")
+        outcome = await self._engine.cancel(work_id)
+        return workpool_service_pb2.CancelResponse(outcome=_CANCEL_OUTCOMES[outcome])
+
+    @mapped
+    async def CancelAll(self, request, context):  # noqa: N802
+        pool = convert.check_pool_name(request.pool, "pool")
+        canceled, requested = await self._engine.cancel_all(pool)
+        return workpool_service_pb2.CancelAllResponse(
+            canceled_count=canceled, cancel_requested_count=requested
+        )
+
+    async def WatchCompletions(  # noqa: N802
+        self, request, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[workpool_service_pb2.WatchCompletionsResponse]:
+        try:
+            pools = [
+                convert.check_pool_name(name, f"pools[{index}]")
+                for index, name in enumerate(request.pools)
+            ]
+            for index, work_id in enumerate(request.work_ids):
+                convert.check_work_id(work_id, f"work_ids[{index}]")
+            if len(request.work_ids) > MAX_WATCH_FILTER:
+                raise invalid(
+                    "work_ids",
+                    f"has {len(request.work_ids)} ids, over the limit of "
+                    f"{MAX_WATCH_FILTER}: filter by pool instead",
+                )
+            after = (
+                request.after_sequence if request.HasField("after_sequence") else None
+            )
+
+            async for head, records in self._engine.watch(
+                pools, list(request.work_ids), after
+            ):
+                response = workpool_service_pb2.WatchCompletionsResponse(
+                    completions=[convert.completion_message(r) for r in records],
+                    head_sequence=head,
+                    sent_at=convert.to_timestamp(self._engine.clock.now_us()),
+                )
+                yield response
+        except WorkpoolError as error:
+            await abort(context, error)

@@ -1,0 +1,212 @@
+"""Assemble and run the server: database, engine, gRPC, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from workpool.v1 import (
+    pool_service_pb2,
+    pool_service_pb2_grpc,
+    worker_service_pb2,
+    worker_service_pb2_grpc,
+    workpool_service_pb2,
+    workpool_service_pb2_grpc,
+)
+from workpool_server.api.convert import Limits, build_follow_up_args
+from workpool_server.api.pool_service import PoolServicer
+from workpool_server.api.worker_service import WorkerServicer
+from workpool_server.api.workpool_service import WorkpoolServicer
+from workpool_server.clock import Clock, SystemClock
+from workpool_server.config import ServerConfig
+from workpool_server.engine.engine import Engine, EngineSettings
+from workpool_server.metrics import GrpcMetricsInterceptor, Metrics
+from workpool_server.store.database import Writer, create_engines, is_sqlite, migrate
+
+logger = logging.getLogger(__name__)
+
+_SERVICES = (
+    workpool_service_pb2.DESCRIPTOR.services_by_name["WorkpoolService"],
+    worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"],
+    pool_service_pb2.DESCRIPTOR.services_by_name["PoolService"],
+)
+
+# Clients may ping idle connections every 20 s or more; the SDKs use 30 s.
+KEEPALIVE_OPTIONS = (
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+@dataclass
+class RunningServer:
+    """A started server; `port` is the bound gRPC port."""
+
+    config: ServerConfig
+    engine: Engine
+    grpc_server: grpc.aio.Server
+    writer: Writer
+    metrics: Metrics
+    port: int
+    http_port: int | None
+    _http: object | None = None
+    _stopped: bool = False
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop dispatch at once, let workers report for up to the grace
+        period, end every stream with UNAVAILABLE, then close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = (
+            self.config.shutdown_grace_us / 1_000_000
+            if grace_seconds is None
+            else grace_seconds
+        )
+        logger.info("server stopping", extra={"event": "server_stopping"})
+        self.engine.begin_shutdown()
+        await self.engine.drain(grace)
+        await self.grpc_server.stop(1.0)
+        await self.engine.close()
+        self.writer.stop()
+        if self._http is not None:
+            self._http.shutdown()  # type: ignore[attr-defined]
+        logger.info("server stopped", extra={"event": "server_stopped"})
+
+
+async def start_server(
+    config: ServerConfig, clock: Clock | None = None
+) -> RunningServer:
+    clock = clock or SystemClock()
+    writer_engine, reader_engine = create_engines(
+        config.database_url, sqlite_synchronous=config.sqlite_synchronous.upper()
+    )
+    await asyncio.to_thread(migrate, writer_engine)
+    writer = Writer(writer_engine)
+    writer.start()
+
+    metrics = Metrics(max_pool_labels=config.max_pool_labels)
+    engine = Engine(
+        settings=EngineSettings(
+            lease_us=config.lease_us,
+            heartbeat_interval_us=config.heartbeat_interval_us,
+            completion_retention_us=config.completion_retention_us,
+            lock_rows=not is_sqlite(config.database_url),
+        ),
+        writer=writer,
+        reader=reader_engine,
+        clock=clock,
+        metrics=metrics,
+        build_follow_up_args=build_follow_up_args,
+    )
+    for pool in config.pools:
+        await engine.put_pool(pool)
+    await engine.start()
+
+    known_methods = {
+        f"/{service.full_name}/{method.name}"
+        for service in _SERVICES
+        for method in service.methods
+    }
+    server = grpc.aio.server(
+        interceptors=[GrpcMetricsInterceptor(metrics, known_methods)],
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            *KEEPALIVE_OPTIONS,
+        ],
+    )
+    limits = Limits(
+        max_payload_bytes=config.max_payload_bytes,
+        max_batch_size=config.max_batch_size,
+    )
+    workpool_service_pb2_grpc.add_WorkpoolServiceServicer_to_server(
+        WorkpoolServicer(engine, limits), server
+    )
+    worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
+        WorkerServicer(engine, limits), server
+    )
+    pool_service_pb2_grpc.add_PoolServiceServicer_to_server(
+        PoolServicer(engine), server
+    )
+
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for service in _SERVICES:
+        await health.set(service.full_name, health_pb2.HealthCheckResponse.SERVING)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [service.full_name for service in _SERVICES]
+        + [
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+
+    port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise OSError(f"listen: cannot bind {config.listen}")
+    await server.start()
+
+    http_server = None
+    http_port = None
+    if config.http_listen:
+        host, _, http_port_text = config.http_listen.rpartition(":")
+        http_server, _thread = start_http_server(
+            int(http_port_text), addr=host, registry=metrics.registry
+        )
+        http_port = http_server.server_port
+
+    logger.info(
+        "server started",
+        extra={
+            "event": "server_started",
+            "listen": config.listen,
+            "port": port,
+            "http_port": http_port,
+            "database": _redact(config.database_url),
+        },
+    )
+    return RunningServer(
+        config=config,
+        engine=engine,
+        grpc_server=server,
+        writer=writer,
+        metrics=metrics,
+        port=port,
+        http_port=http_port,
+        _http=http_server,
+    )
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before logging it."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    running = await start_server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await running.stop()

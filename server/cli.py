@@ -1,0 +1,289 @@
+"""The `workpool` command: run the server, or talk to a running one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import enum
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from workpool_server.config import ConfigError, load_config, parse_duration_us
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return timedelta(microseconds=parse_duration_us(text, "duration"))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"invalid JSON: {error}") from None
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the Workpool server. Each flag may also be set by a "
+        "WORKPOOL_<NAME> environment variable or a key of the --config TOML file; "
+        "flags win over the environment, which wins over the file.",
+    )
+    serve.add_argument("--config", help="TOML file with settings and [[pools]]")
+    serve.add_argument(
+        "--database-url",
+        help="sqlite:///PATH (default sqlite:///./workpool.db) or postgresql://...",
+    )
+    serve.add_argument("--listen", help="gRPC address (default 127.0.0.1:50051)")
+    serve.add_argument(
+        "--http-listen",
+        help="metrics address (default 127.0.0.1:9464; empty turns it off)",
+    )
+    serve.add_argument(
+        "--lease-duration", help="lease length of an attempt (default 30s)"
+    )
+    serve.add_argument(
+        "--heartbeat-interval", help="heartbeat period asked of workers (default 10s)"
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        help="time workers get to report after SIGTERM (default 10s)",
+    )
+    serve.add_argument(
+        "--completion-retention",
+        help="how long the completion log keeps entries (default 24h)",
+    )
+    serve.add_argument(
+        "--max-payload-bytes", help="limit of args, context and return value (1 MiB)"
+    )
+    serve.add_argument("--max-batch-size", help="items per EnqueueBatch (10000)")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (INFO)")
+    serve.add_argument("--log-format", help="text or json (text)")
+
+
+def _add_client_commands(commands: argparse._SubParsersAction) -> None:
+    enqueue = commands.add_parser("enqueue", help="enqueue one work item")
+    enqueue.add_argument("pool")
+    enqueue.add_argument("function")
+    enqueue.add_argument("args", nargs="?", type=_json_value, help="JSON args")
+    enqueue.add_argument(
+        "--retry",
+        choices=["default", "yes", "no"],
+        default="default",
+        help="pool default, the pool's retry policy, or one attempt",
+    )
+    enqueue.add_argument("--max-attempts", type=int, help="custom retry policy")
+    enqueue.add_argument("--run-after", type=_duration, help="delay, such as 10s")
+    enqueue.add_argument("--idempotency-key")
+    enqueue.add_argument("--on-complete", help="follow-up function name")
+    enqueue.add_argument("--context", type=_json_value, help="follow-up context JSON")
+
+    status = commands.add_parser("status", help="show the status of work items")
+    status.add_argument("work_ids", nargs="+")
+
+    cancel = commands.add_parser("cancel", help="cancel one work item")
+    cancel.add_argument("work_id")
+
+    cancel_all = commands.add_parser(
+        "cancel-all", help="cancel every item of a pool enqueued before now"
+    )
+    cancel_all.add_argument("pool")
+
+    watch = commands.add_parser("watch", help="stream completions as JSON lines")
+    watch.add_argument("--pool", action="append", default=[], dest="pools")
+    watch.add_argument("--work-id", action="append", default=[], dest="work_ids")
+    watch.add_argument("--after", type=int, help="replay after this sequence")
+    watch.add_argument("--count", type=int, help="stop after this many completions")
+
+    pools = commands.add_parser("pools", help="list, show, create, update, delete")
+    actions = pools.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="list pools")
+    for name in ("get", "delete"):
+        action = actions.add_parser(name, help=f"{name} a pool")
+        action.add_argument("name")
+    for name in ("create", "update"):
+        action = actions.add_parser(name, help=f"{name} a pool")
+        action.add_argument("name")
+        action.add_argument("--max-parallelism", type=int)
+        action.add_argument(
+            "--retry-by-default", choices=["yes", "no"], help="retry unless told not"
+        )
+        action.add_argument("--status-ttl", type=_duration)
+        action.add_argument("--keep-status-forever", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workpool", description="Workpool: a gRPC work-pool service."
+    )
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("WORKPOOL_SERVER", DEFAULT_SERVER),
+        help="server address for client commands (WORKPOOL_SERVER; default "
+        f"{DEFAULT_SERVER})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_client_commands(commands)
+    return parser
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _to_json(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, list | tuple):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    return value
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(_to_json(value), ensure_ascii=False))
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from workpool_server.app import serve
+    from workpool_server.logs import configure_logging
+
+    flags = {
+        name: getattr(options, name)
+        for name in (
+            "database_url",
+            "listen",
+            "http_listen",
+            "lease_duration",
+            "heartbeat_interval",
+            "shutdown_grace",
+            "completion_retention",
+            "max_payload_bytes",
+            "max_batch_size",
+            "log_level",
+            "log_format",
+        )
+    }
+    try:
+        config = load_config(options.config, flags)
+    except ConfigError as error:
+        print(f"workpool: invalid configuration: {error}", file=sys.stderr)
+        return 2
+
+    configure_logging(config.log_level, config.log_format)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        print(f"workpool: cannot start: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_client(options: argparse.Namespace) -> int:
+    import workpool
+
+    with workpool.Client(options.server) as client:
+        command = options.command
+        if command == "enqueue":
+            retry: Any = {"default": None, "yes": True, "no": False}[options.retry]
+            if options.max_attempts is not None:
+                retry = workpool.RetryPolicy(max_attempts=options.max_attempts)
+            on_complete = None
+            if options.on_complete:
+                on_complete = workpool.OnComplete(options.on_complete, options.context)
+            work_id = client.enqueue(
+                options.pool,
+                options.function,
+                options.args,
+                retry=retry,
+                on_complete=on_complete,
+                run_after=options.run_after,
+                idempotency_key=options.idempotency_key,
+            )
+            _print({"work_id": work_id})
+        elif command == "status":
+            for status in client.status_batch(options.work_ids):
+                _print(status)
+        elif command == "cancel":
+            _print({"outcome": client.cancel(options.work_id)})
+        elif command == "cancel-all":
+            _print(client.cancel_all(options.pool))
+        elif command == "watch":
+            completions = client.watch_completions(
+                pools=options.pools,
+                work_ids=options.work_ids,
+                after_sequence=options.after,
+            )
+            for seen, completion in enumerate(completions, start=1):
+                _print(completion)
+                sys.stdout.flush()
+                if options.count is not None and seen >= options.count:
+                    break
+        elif command == "pools":
+            _run_pools(client, options)
+    return 0
+
+
+def _run_pools(client: Any, options: argparse.Namespace) -> None:
+    action = options.action
+    if action == "list":
+        for pool in client.list_pools():
+            _print(pool)
+        return
+    if action == "get":
+        _print(client.get_pool(options.name))
+        return
+    if action == "delete":
+        client.delete_pool(options.name)
+        _print({"deleted": options.name})
+        return
+
+    settings: dict[str, Any] = {}
+    if options.max_parallelism is not None:
+        settings["max_parallelism"] = options.max_parallelism
+    if options.retry_by_default is not None:
+        settings["retry_by_default"] = options.retry_by_default == "yes"
+    if options.status_ttl is not None:
+        settings["status_ttl"] = options.status_ttl
+    if options.keep_status_forever:
+        settings["keep_status_forever"] = True
+    if action == "create":
+        _print(client.create_pool(options.name, **settings))
+    else:
+        _print(client.update_pool(options.name, **settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    if options.command == "serve":
+        return _serve(options)
+
+    import workpool
+
+    try:
+        return _run_client(options)
+    except workpool.WorkpoolError as error:
+        print(f"workpool: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,248 @@
+"""Server configuration: defaults, then a TOML file, then WORKPOOL_* variables,
+then command-line flags. Validated once, at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workpool_server.engine.model import (
+    DEFAULT_MAX_PARALLELISM,
+    DEFAULT_STATUS_TTL_US,
+    PoolSettings,
+    RetryPolicy,
+)
+
+ENV_PREFIX = "WORKPOOL_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)?\s*$")
+_UNIT_MICROS = {
+    "us": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+}
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names it and says what is expected."""
+
+
+def parse_duration_us(text: str, setting: str) -> int:
+    """Parse "250ms", "30s", "5m", "24h", "7d" or plain seconds."""
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ConfigError(
+            f"{setting}: invalid duration {text!r}: use a number with a unit "
+            '(us, ms, s, m, h, d), such as "30s"'
+        )
+    number, unit = match.groups()
+    return int(float(number) * _UNIT_MICROS[unit or "s"])
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    database_url: str = "sqlite:///./workpool.db"
+    listen: str = "127.0.0.1:50051"
+    http_listen: str = "127.0.0.1:9464"
+    """Metrics address; an empty string turns the HTTP listener off."""
+    lease_us: int = 30_000_000
+    heartbeat_interval_us: int = 10_000_000
+    shutdown_grace_us: int = 10_000_000
+    completion_retention_us: int = 24 * 3_600_000_000
+    max_payload_bytes: int = 1024 * 1024
+    max_batch_size: int = 10_000
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_pool_labels: int = 200
+    sqlite_synchronous: str = "FULL"
+    log_level: str = "INFO"
+    log_format: str = "text"
+    pools: tuple[PoolSettings, ...] = field(default=())
+
+    def validate(self) -> ServerConfig:
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError(
+                f"database_url: unsupported URL {self.database_url!r}: use "
+                "sqlite:///PATH or postgresql://USER@HOST/DB"
+            )
+        if ":memory:" in self.database_url:
+            raise ConfigError(
+                "database_url: an in-memory SQLite database is not supported: "
+                "the writer and readers need one shared file"
+            )
+        for name in ("listen",):
+            if not _is_address(getattr(self, name)):
+                raise ConfigError(
+                    f"{name}: invalid address {getattr(self, name)!r}: "
+                    "use HOST:PORT, such as 127.0.0.1:50051"
+                )
+        if self.http_listen and not _is_address(self.http_listen):
+            raise ConfigError(
+                f"http_listen: invalid address {self.http_listen!r}: use HOST:PORT, "
+                "or an empty value to turn metrics off"
+            )
+        if self.lease_us < 1_000_000:
+            raise ConfigError("lease_duration: must be at least 1s")
+        if not 0 < self.heartbeat_interval_us < self.lease_us:
+            raise ConfigError(
+                "heartbeat_interval: must be above 0 and shorter than lease_duration"
+            )
+        for name in ("max_payload_bytes", "max_batch_size", "max_message_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be 1 or more")
+        if self.max_payload_bytes * 2 + 4096 > self.max_message_bytes:
+            raise ConfigError(
+                "max_message_bytes: must exceed twice max_payload_bytes, so that an "
+                "item with full args and context fits in one message"
+            )
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigError(
+                "sqlite_synchronous: use OFF, NORMAL, FULL or EXTRA, got "
+                f"{self.sqlite_synchronous!r}"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format: use text or json, got {self.log_format!r}")
+        return self
+
+
+def _is_address(value: str) -> bool:
+    host, _, port = value.rpartition(":")
+    return bool(host) and port.isdigit() and 0 <= int(port) < 65536
+
+
+# Settings read as durations, with their config-file and flag names.
+_DURATIONS = {
+    "lease_duration": "lease_us",
+    "heartbeat_interval": "heartbeat_interval_us",
+    "shutdown_grace": "shutdown_grace_us",
+    "completion_retention": "completion_retention_us",
+}
+_PLAIN = {
+    "database_url": str,
+    "listen": str,
+    "http_listen": str,
+    "max_payload_bytes": int,
+    "max_batch_size": int,
+    "max_message_bytes": int,
+    "max_pool_labels": int,
+    "sqlite_synchronous": str,
+    "log_level": str,
+    "log_format": str,
+}
+SETTING_NAMES = tuple(_PLAIN) + tuple(_DURATIONS)
+
+
+def _apply(config: ServerConfig, values: dict[str, Any], source: str) -> ServerConfig:
+    changes: dict[str, Any] = {}
+    for name, raw in values.items():
+        if raw is None:
+            continue
+        if name in _DURATIONS:
+            changes[_DURATIONS[name]] = parse_duration_us(raw, f"{source}{name}")
+        elif name in _PLAIN:
+            try:
+                changes[name] = _PLAIN[name](raw)
+            except ValueError:
+                raise ConfigError(
+                    f"{source}{name}: invalid value {raw!r}: expected "
+                    f"{_PLAIN[name].__name__}"
+                ) from None
+        else:
+            raise ConfigError(
+                f"{source}{name}: unknown setting: use one of "
+                f"{', '.join(sorted(SETTING_NAMES))}"
+            )
+    return replace(config, **changes)
+
+
+def _pool_from_table(table: dict[str, Any], index: int) -> PoolSettings:
+    where = f"pools[{index}]"
+    known = {
+        "name", "max_parallelism", "retry_by_default", "status_ttl",
+        "keep_status_forever", "retry",
+    }  # fmt: skip
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: is required")
+
+    retry = table.get("retry", {})
+    policy = RetryPolicy(
+        max_attempts=int(retry.get("max_attempts", 5)),
+        initial_backoff_us=parse_duration_us(
+            retry.get("initial_backoff", "250ms"), f"{where}.retry.initial_backoff"
+        ),
+        base=float(retry.get("base", 2.0)),
+        max_backoff_us=(
+            parse_duration_us(retry["max_backoff"], f"{where}.retry.max_backoff")
+            if "max_backoff" in retry
+            else None
+        ),
+    )
+    if policy.max_attempts < 1 or policy.base < 1:
+        raise ConfigError(
+            f"{where}.retry: max_attempts must be 1 or more and base 1 or more"
+        )
+    ttl: int | None = DEFAULT_STATUS_TTL_US
+    if table.get("keep_status_forever"):
+        ttl = None
+    elif "status_ttl" in table:
+        ttl = parse_duration_us(table["status_ttl"], f"{where}.status_ttl")
+    parallelism = int(table.get("max_parallelism", DEFAULT_MAX_PARALLELISM))
+    if parallelism < 0:
+        raise ConfigError(f"{where}.max_parallelism: must be 0 (paused) or more")
+    return PoolSettings(
+        name=name,
+        max_parallelism=parallelism,
+        retry_by_default=bool(table.get("retry_by_default", False)),
+        default_retry=policy,
+        status_ttl_us=ttl,
+    )
+
+
+def load_config(
+    config_file: str | None,
+    flags: dict[str, Any],
+    environ: dict[str, str] | None = None,
+) -> ServerConfig:
+    """Merge the sources, lowest precedence first, and validate once."""
+    environ = dict(os.environ) if environ is None else environ
+    config = ServerConfig()
+
+    config_file = config_file or environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            document = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"config: cannot read {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config: invalid TOML in {path}: {error}") from None
+        pool_tables = document.pop("pools", [])
+        config = _apply(config, document, f"{path}: ")
+        config = replace(
+            config,
+            pools=tuple(
+                _pool_from_table(table, index)
+                for index, table in enumerate(pool_tables)
+            ),
+        )
+
+    from_env = {
+        name: environ[ENV_PREFIX + name.upper()]
+        for name in SETTING_NAMES
+        if ENV_PREFIX + name.upper() in environ
+    }
+    config = _apply(config, from_env, ENV_PREFIX)
+    config = _apply(config, flags, "--")
+    return config.validate()
+
+
+__all__ = ["ConfigError", "ServerConfig", "load_config"]

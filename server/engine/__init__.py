@@ -1,0 +1,1 @@
+"""Scheduling, retries, leases, cancellation and the completion log."""

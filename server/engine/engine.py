@@ -1,0 +1,568 @@
+"""The engine: enqueue, dispatch, results, leases, cancel and retention.
+
+All changes go through the group-commit writer; reads use their own
+connections. One dispatch loop per process leases ready work to the worker
+streams that have free slots. It wakes on events (enqueue, result, credit,
+pool change) and on the clock (the next due item, lease expiry or status
+expiry), never on a fixed polling tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy import Engine as SqlEngine
+
+from workpool_server.clock import Clock
+from workpool_server.engine.completions import CompletionHub
+from workpool_server.engine.model import (
+    AttemptReport,
+    CancelOutcome,
+    CompletionRecord,
+    Effects,
+    NewWork,
+    PoolSettings,
+    ResultAck,
+    WorkStatusView,
+)
+from workpool_server.engine.sessions import WorkerSession
+from workpool_server.errors import OutOfRangeError, UnavailableError
+from workpool_server.ids import WorkIdGenerator
+from workpool_server.metrics import Metrics
+from workpool_server.store import queries
+from workpool_server.store.database import Writer
+from workpool_server.store.queries import FollowUpArgsBuilder, Tx, WorkerSlots
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Rows one maintenance step may touch, so a large backlog of expired leases
+# or statuses never makes one transaction long.
+MAINTENANCE_BATCH = 1_000
+CANCEL_ALL_PAGE = 500
+COMPLETION_PAGE = 1_000
+GAUGE_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    lease_us: int = 30_000_000
+    heartbeat_interval_us: int = 10_000_000
+    completion_retention_us: int | None = 24 * 3600 * 1_000_000
+    lock_rows: bool = False
+    """Take row locks (FOR UPDATE, SKIP LOCKED); needed on PostgreSQL."""
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        settings: EngineSettings,
+        writer: Writer,
+        reader: SqlEngine,
+        clock: Clock,
+        metrics: Metrics,
+        build_follow_up_args: FollowUpArgsBuilder,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.hub = CompletionHub()
+        self._writer = writer
+        self._reader = reader
+        self._read_pool = ThreadPoolExecutor(4, thread_name_prefix="workpool-reader")
+        self._build_follow_up_args = build_follow_up_args
+        self._ids = WorkIdGenerator()
+        self._sessions: dict[str, WorkerSession] = {}
+        self._wake = asyncio.Event()
+        self._shutdown = asyncio.Event()
+        self._dispatching = True
+        self._pool_rotation = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Life cycle
+
+    async def start(self) -> None:
+        head = await self.read(queries.head_sequence)
+        self.hub.reset(head)
+        self._tasks = [
+            asyncio.create_task(self._dispatch_loop(), name="workpool-dispatch"),
+            asyncio.create_task(self._gauge_loop(), name="workpool-gauges"),
+        ]
+
+    @property
+    def draining(self) -> bool:
+        return self._shutdown.is_set()
+
+    def begin_shutdown(self) -> None:
+        """Stop dispatch at once, end watch streams and reject new work."""
+        self._dispatching = False
+        self._shutdown.set()
+        self._wake.set()
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Wait up to the grace period for workers to report running items."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        while loop.time() < deadline:
+            if not any(session.running for session in self._sessions.values()):
+                break
+            await asyncio.sleep(0.05)
+        for session in self._sessions.values():
+            session.end()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._read_pool.shutdown(wait=False, cancel_futures=True)
+
+    # Plumbing
+
+    async def read(self, function: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._reader.connect() as connection:
+                return function(connection)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_pool, run)
+
+    async def _write(self, function: Callable[[Tx], T]) -> T:
+        """Run `function` in a writer transaction and apply its effects."""
+        now_us = self.clock.now_us()
+
+        def run(connection: Connection) -> tuple[T, Effects]:
+            tx = Tx(
+                connection=connection,
+                now_us=now_us,
+                random=self.clock.random,
+                build_follow_up_args=self._build_follow_up_args,
+                ids=self._ids,
+                lock_rows=self.settings.lock_rows,
+            )
+            value = function(tx)
+            tx.flush()
+            return value, tx.effects
+
+        value, effects = await self._writer.run(run)
+        self._apply(effects)
+        return value
+
+    def _apply(self, effects: Effects) -> None:
+        metrics = self.metrics
+        for pool, count in effects.enqueued.items():
+            metrics.enqueued.labels(metrics.pool(pool)).inc(count)
+        for pool, count in effects.retried.items():
+            metrics.retries.labels(metrics.pool(pool)).inc(count)
+        for pool, seconds in effects.run_durations:
+            metrics.run_duration.labels(metrics.pool(pool)).observe(seconds)
+        for record in effects.completions:
+            result = record.outcome.kind.name.lower()
+            metrics.completed.labels(metrics.pool(record.pool), result).inc()
+        self.hub.publish(effects.completions)
+
+        for notice in effects.cancels:
+            session = self._sessions.get(notice.lease_owner)
+            if session is not None:
+                session.send_cancel(notice.work_id, notice.attempt, notice.lease_lost)
+        if effects.wake_dispatch:
+            self._wake.set()
+
+    # Pools
+
+    async def create_pool(self, settings: PoolSettings) -> PoolSettings:
+        await self._write(
+            lambda tx: queries.create_pool(tx.connection, settings, tx.now_us)
+        )
+        logger.info(
+            "pool created", extra={"event": "pool_created", "pool": settings.name}
+        )
+        return settings
+
+    async def put_pool(self, settings: PoolSettings) -> None:
+        await self._write(
+            lambda tx: queries.put_pool(tx.connection, settings, tx.now_us)
+        )
+        self._wake.set()
+
+    async def get_pool(self, name: str) -> tuple[PoolSettings, tuple[int, int]]:
+        def load(connection: Connection) -> tuple[PoolSettings, tuple[int, int]]:
+            return queries.get_pool(connection, name), queries.pool_stats(
+                connection, name
+            )
+
+        return await self.read(load)
+
+    async def list_pools(self, after: str, limit: int) -> list[PoolSettings]:
+        return await self.read(lambda c: queries.list_pools(c, after, limit))
+
+    async def update_pool(
+        self, name: str, change: Callable[[PoolSettings], PoolSettings]
+    ) -> PoolSettings:
+        def run(tx: Tx) -> PoolSettings:
+            updated = change(queries.get_pool(tx.connection, name))
+            queries.put_pool(tx.connection, updated, tx.now_us)
+            return updated
+
+        updated = await self._write(run)
+        self._wake.set()
+        logger.info("pool updated", extra={"event": "pool_updated", "pool": name})
+        return updated
+
+    async def delete_pool(self, name: str) -> None:
+        await self._write(lambda tx: queries.delete_pool(tx.connection, name))
+        logger.info("pool deleted", extra={"event": "pool_deleted", "pool": name})
+
+    # Work
+
+    def _reject_while_draining(self) -> None:
+        if self.draining:
+            raise UnavailableError(
+                "the server is shutting down: retry on another replica or after "
+                "it restarts"
+            )
+
+    async def enqueue(
+        self, pool: str, items: Sequence[NewWork]
+    ) -> tuple[list[tuple[str, bool]], int]:
+        """Insert items all or none; return (id, deduplicated) pairs and the
+        completion-log head at the time of the insert."""
+        self._reject_while_draining()
+
+        def run(tx: Tx) -> tuple[list[tuple[str, bool]], int]:
+            head = queries.head_sequence(tx.connection)
+            return queries.enqueue(tx, pool, items), head
+
+        return await self._write(run)
+
+    async def statuses(self, work_ids: Sequence[str]) -> dict[str, WorkStatusView]:
+        return await self.read(lambda c: queries.get_statuses(c, work_ids))
+
+    async def cancel(self, work_id: str) -> CancelOutcome:
+        outcome = await self._write(lambda tx: queries.cancel(tx, work_id))
+        logger.info(
+            "cancel handled",
+            extra={"event": "cancel", "work_id": work_id, "outcome": outcome.name},
+        )
+        return outcome
+
+    async def cancel_all(self, pool: str) -> tuple[int, int]:
+        """Cancel the pool's items enqueued before this call, page by page."""
+
+        def first_page(tx: Tx) -> tuple[int, tuple[int, int, int | None]]:
+            queries.get_pool(tx.connection, pool)
+            cutoff = queries.last_seq(tx.connection)
+            return cutoff, queries.cancel_page(tx, pool, cutoff, 0, CANCEL_ALL_PAGE)
+
+        cutoff, (canceled, requested, last) = await self._write(first_page)
+        while last is not None:
+            page = await self._write(
+                lambda tx, after=last: queries.cancel_page(
+                    tx, pool, cutoff, after, CANCEL_ALL_PAGE
+                )
+            )
+            canceled += page[0]
+            requested += page[1]
+            last = page[2]
+
+        logger.info(
+            "pool canceled",
+            extra={
+                "event": "cancel_all",
+                "pool": pool,
+                "canceled": canceled,
+                "cancel_requested": requested,
+            },
+        )
+        return canceled, requested
+
+    # Workers
+
+    def open_session(
+        self, name: str, pools: Sequence[str], functions: Sequence[str], capacity: int
+    ) -> WorkerSession:
+        session = WorkerSession(
+            name=name,
+            pools=frozenset(pools),
+            functions=frozenset(functions),
+            capacity=capacity,
+        )
+        self._sessions[session.owner] = session
+        self.metrics.workers.set(len(self._sessions))
+        self._wake.set()
+        logger.info(
+            "worker connected",
+            extra={
+                "event": "worker_connected",
+                "worker_id": session.owner,
+                "worker_name": name,
+                "capacity": capacity,
+            },
+        )
+        return session
+
+    async def close_session(self, session: WorkerSession) -> None:
+        """Forget a closed stream and end the attempts it still holds.
+
+        While the server shuts down, leases are left to expire instead, so
+        that a restart recovers them like any other crash.
+        """
+        session.closed = True
+        self._sessions.pop(session.owner, None)
+        self.metrics.workers.set(len(self._sessions))
+        lost = 0
+        if not self.draining:
+            lost = await self._write(
+                lambda tx: queries.release_owner(tx, session.owner)
+            )
+        logger.info(
+            "worker disconnected",
+            extra={
+                "event": "worker_disconnected",
+                "worker_id": session.owner,
+                "worker_name": session.name,
+                "attempts_lost": lost,
+            },
+        )
+
+    def add_credit(self, session: WorkerSession, count: int) -> None:
+        # A worker never has more free slots than its capacity.
+        session.credits = min(session.credits + count, session.capacity)
+        self._wake.set()
+
+    async def heartbeat(self, session: WorkerSession, work_ids: Sequence[str]) -> None:
+        lease_us = self.settings.lease_us
+        lost = await self._write(
+            lambda tx: queries.renew_leases(tx, session.owner, work_ids, lease_us)
+        )
+        for work_id in lost:
+            attempt = session.running.get(work_id, 0)
+            session.send_cancel(work_id, attempt, lease_lost=True)
+
+    async def report(
+        self, session: WorkerSession, reports: Sequence[AttemptReport]
+    ) -> list[ResultAck]:
+        for report in reports:
+            if session.running.get(report.work_id) == report.attempt:
+                del session.running[report.work_id]
+        acks = await self._write(
+            lambda tx: queries.record_results(tx, session.owner, reports)
+        )
+        session.send_acks(acks)
+        for ack in acks:
+            if not ack.accepted:
+                logger.info(
+                    "stale result ignored",
+                    extra={
+                        "event": "stale_result",
+                        "work_id": ack.work_id,
+                        "attempt": ack.attempt,
+                        "worker_id": session.owner,
+                    },
+                )
+        return acks
+
+    # Completions
+
+    async def watch(
+        self, pools: Sequence[str], work_ids: Sequence[str], after: int | None
+    ) -> AsyncIterator[tuple[int, list[CompletionRecord]]]:
+        """Yield (head, completions) batches: first (head, []), then every
+        matching completion after `after`, replayed and then live."""
+        self._reject_while_draining()
+        if after is None:
+            after = self.hub.head
+        else:
+            await self._check_retained(after)
+
+        pool_filter = frozenset(pools)
+        id_filter = frozenset(work_ids)
+        self.hub.subscribers += 1
+        self.metrics.watchers.inc()
+        try:
+            yield self.hub.head, []
+            cursor = after
+            while True:
+                if self.draining:
+                    raise UnavailableError(
+                        "the server is shutting down: reconnect and resume from "
+                        f"after_sequence={cursor}"
+                    )
+                if cursor >= self.hub.head:
+                    await self.hub.wait_beyond(cursor, self._shutdown)
+                    continue
+
+                records = await self._completions_after(cursor)
+                cursor = records[-1].sequence
+                matched = [
+                    record
+                    for record in records
+                    if (not pool_filter or record.pool in pool_filter)
+                    and (not id_filter or record.work_id in id_filter)
+                ]
+                if matched:
+                    yield self.hub.head, matched
+        finally:
+            self.hub.subscribers -= 1
+            self.metrics.watchers.dec()
+
+    async def _completions_after(self, cursor: int) -> list[CompletionRecord]:
+        records = self.hub.since(cursor, COMPLETION_PAGE)
+        if records:
+            return records
+        records = await self.read(
+            lambda c: queries.read_completions(c, cursor, COMPLETION_PAGE)
+        )
+        if not records or records[0].sequence != cursor + 1:
+            raise _removed_error(cursor)
+        return records
+
+    async def _check_retained(self, after: int) -> None:
+        if after < 0:
+            raise OutOfRangeError("after_sequence must be 0 or more")
+        if after > self.hub.head:
+            raise OutOfRangeError(
+                f"after_sequence {after} is beyond the end of the completion log "
+                f"({self.hub.head})"
+            )
+        if after == self.hub.head:
+            return
+        first = await self.read(queries.first_retained_sequence)
+        if first is None or first > after + 1:
+            raise _removed_error(after)
+
+    # Dispatch
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                due_us = await self._dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.error(
+                    "dispatch failed", extra={"event": "dispatch_failed"}, exc_info=True
+                )
+                due_us = self.clock.now_us() + 1_000_000
+            if self._wake.is_set():
+                continue
+            await self.clock.wait(self._wake, due_us)
+
+    def _worker_slots(self) -> list[WorkerSlots]:
+        if not self._dispatching:
+            return []
+        return [
+            WorkerSlots(s.owner, s.credits, s.pools, s.functions)
+            for s in self._sessions.values()
+            if s.credits > 0 and not s.closed
+        ]
+
+    async def _dispatch_once(self) -> int | None:
+        workers = self._worker_slots()
+        served = {
+            (pool, function)
+            for session in self._sessions.values()
+            for pool in session.pools
+            for function in session.functions
+        }
+        pool_order = sorted({pool for pool, _ in served})
+        if pool_order:
+            self._pool_rotation = (self._pool_rotation + 1) % len(pool_order)
+            pool_order = (
+                pool_order[self._pool_rotation :] + pool_order[: self._pool_rotation]
+            )
+        lease_us = self.settings.lease_us
+        retention_us = self.settings.completion_retention_us
+
+        def run(tx: Tx) -> tuple[list, int | None, bool]:
+            expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
+            swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
+            if retention_us is not None:
+                swept += queries.sweep_completions(
+                    tx, tx.now_us - retention_us, MAINTENANCE_BATCH
+                )
+            assignments = (
+                queries.claim(tx, workers, lease_us, pool_order) if workers else []
+            )
+            due = queries.next_due_us(tx.connection, tx.now_us, served)
+            more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
+            return assignments, due, more
+
+        assignments, due_us, more = await self._write(run)
+        self._deliver(assignments)
+        if more:
+            self._wake.set()
+        return due_us
+
+    def _deliver(self, assignments: list) -> None:
+        orphaned: set[str] = set()
+        now_us = self.clock.now_us()
+        for assignment in assignments:
+            session = self._sessions.get(assignment.lease_owner)
+            if session is None or session.closed:
+                orphaned.add(assignment.lease_owner)
+                continue
+            session.send_assignment(assignment)
+            pool = self.metrics.pool(assignment.pool)
+            self.metrics.started.labels(pool).inc()
+            lag = max(now_us - assignment.ready_at_us, 0) / 1_000_000
+            self.metrics.start_lag.labels(pool).observe(lag)
+
+        # The stream closed while the claim ran: end what it was just given.
+        for owner in orphaned:
+            asyncio.create_task(
+                self._write(lambda tx, owner=owner: queries.release_owner(tx, owner))
+            )
+
+    async def _gauge_loop(self) -> None:
+        """Refresh the per-pool depth gauges, which need a full count."""
+        while True:
+            try:
+                now_us = self.clock.now_us()
+                gauges = await self.read(
+                    lambda c, now_us=now_us: queries.queue_gauges(c, now_us)
+                )
+                self._set_gauges(gauges, now_us)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning(
+                    "queue gauges refresh failed",
+                    extra={"event": "gauges_failed"},
+                    exc_info=True,
+                )
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+    def _set_gauges(self, gauges: dict, now_us: int) -> None:
+        metrics = self.metrics
+        totals: dict[str, list[float]] = {}
+        for pool, (pending, running, oldest) in gauges.items():
+            entry = totals.setdefault(metrics.pool(pool), [0, 0, 0.0])
+            entry[0] += pending
+            entry[1] += running
+            if oldest is not None:
+                entry[2] = max(entry[2], (now_us - oldest) / 1_000_000)
+        for label in list(metrics.pool_labels_seen()):
+            pending, running, age = totals.get(label, [0, 0, 0.0])
+            metrics.pending.labels(label).set(pending)
+            metrics.running.labels(label).set(running)
+            metrics.oldest_ready_age.labels(label).set(age)
+
+
+def _removed_error(after: int) -> OutOfRangeError:
+    return OutOfRangeError(
+        f"completions after sequence {after} were removed by the completion log "
+        "retention: resume from the oldest retained sequence or later, and read "
+        "missed results with Status"
+    )

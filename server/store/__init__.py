@@ -1,0 +1,1 @@
+"""SQLAlchemy Core schema and queries for SQLite and PostgreSQL."""

@@ -1,0 +1,189 @@
+"""Connections, migrations and the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from workpool_server.errors import WorkpoolError
+
+logger = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# Operations one transaction may group. Larger groups amortize the commit
+# further but delay the first caller in the group.
+MAX_GROUP = 512
+
+# SQLite waits this long for a lock held by another process before it raises
+# "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _configure_sqlite(engine: Engine, *, writer: bool, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself, so the writer can
+        # take the write lock up front with BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def create_engines(
+    url: str, *, sqlite_synchronous: str = "FULL"
+) -> tuple[Engine, Engine]:
+    """Create the writer engine (one connection) and the reader engine."""
+    if is_sqlite(url):
+        writer = create_engine(url, pool_size=1, max_overflow=0)
+        reader = create_engine(url, pool_size=4, max_overflow=4)
+        _configure_sqlite(writer, writer=True, synchronous=sqlite_synchronous)
+        _configure_sqlite(reader, writer=False, synchronous=sqlite_synchronous)
+        return writer, reader
+
+    writer = create_engine(url, pool_size=2, max_overflow=0, pool_pre_ping=True)
+    reader = create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+    return writer, reader
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass
+class _Operation:
+    function: Callable[[Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class _Stop:
+    pass
+
+
+class Writer:
+    """Run write operations in one thread, many per transaction.
+
+    Each operation runs inside its own savepoint, so a WorkpoolError raised
+    by one (a missing pool, say) rolls back only that operation. An error at
+    commit fails every operation of the group.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Operation | _Stop] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, name="workpool-writer", daemon=True
+        )
+        self._started = False
+
+    def start(self) -> None:
+        self._started = True
+        self._thread.start()
+
+    async def run(self, function: Callable[[Connection], Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Operation(function, future, loop))
+        return await future
+
+    def stop(self) -> None:
+        if self._started:
+            self._queue.put(_Stop())
+            self._thread.join()
+            self._started = False
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if isinstance(first, _Stop):
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Stop):
+                    stopping = True
+                    break
+                group.append(item)
+            self._run_group(group)
+
+    def _run_group(self, group: list[_Operation]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self._engine.connect() as connection, connection.begin():
+                for operation in group:
+                    outcomes.append(self._run_one(connection, operation))
+        except Exception as error:  # noqa: BLE001 - every caller must hear of it
+            logger.error(
+                "write transaction failed",
+                extra={"event": "write_failed", "operations": len(group)},
+                exc_info=True,
+            )
+            for operation in group:
+                _resolve(operation, False, error)
+            return
+
+        for operation, (ok, value) in zip(group, outcomes, strict=True):
+            _resolve(operation, ok, value)
+
+    @staticmethod
+    def _run_one(connection: Connection, operation: _Operation) -> tuple[bool, Any]:
+        savepoint = connection.begin_nested()
+        try:
+            value = operation.function(connection)
+        except WorkpoolError as error:
+            savepoint.rollback()
+            return False, error
+        except Exception as error:  # noqa: BLE001 - isolate one broken operation
+            savepoint.rollback()
+            logger.error(
+                "write operation failed",
+                extra={"event": "write_operation_failed"},
+                exc_info=True,
+            )
+            return False, error
+        savepoint.commit()
+        return True, value
+
+
+def _resolve(operation: _Operation, ok: bool, value: Any) -> None:
+    def apply() -> None:
+        if operation.future.done():
+            return
+        if ok:
+            operation.future.set_result(value)
+        else:
+            operation.future.set_exception(value)
+
+    operation.loop.call_soon_threadsafe(apply)

@@ -1,0 +1,149 @@
+"""Tables of the store. The Alembic migrations create the same schema.
+
+All times are integer microseconds since the Unix epoch (UTC), in columns
+named `*_us`. Payloads (args, contexts, return values) are serialized
+google.protobuf.Value bytes, and error texts are UTF-8 bytes, so that NUL and
+any other character round-trip on both engines.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+_SEQUENCE_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("max_parallelism", Integer, nullable=False),
+    Column("retry_by_default", Boolean, nullable=False),
+    Column("retry_max_attempts", Integer, nullable=False),
+    Column("retry_initial_backoff_us", BigInteger, nullable=False),
+    Column("retry_base", Float, nullable=False),
+    Column("retry_max_backoff_us", BigInteger, nullable=True),
+    # NULL keeps finished status forever.
+    Column("status_ttl_us", BigInteger, nullable=True),
+    # Items of the normal lane leased right now; kept in the same transaction
+    # as every claim and every result so that max_parallelism holds.
+    Column("running_count", Integer, nullable=False, server_default="0"),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+work = Table(
+    "work",
+    metadata,
+    Column("seq", _SEQUENCE_TYPE, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("pool", String(128), nullable=False),
+    Column("function", String(256), nullable=False),
+    Column("args", LargeBinary, nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("lane", SmallInteger, nullable=False),
+    Column("ready_at_us", BigInteger, nullable=False),
+    Column("enqueued_at_us", BigInteger, nullable=False),
+    # Attempts started so far; the running attempt's number while running.
+    Column("attempt", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("initial_backoff_us", BigInteger, nullable=False),
+    Column("backoff_base", Float, nullable=False),
+    Column("max_backoff_us", BigInteger, nullable=True),
+    Column("on_complete_function", String(256), nullable=True),
+    Column("on_complete_context", LargeBinary, nullable=True),
+    Column("idempotency_key", String(256), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at_us", BigInteger, nullable=True),
+    Column("started_at_us", BigInteger, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("last_error", LargeBinary, nullable=True),
+    Column("result_kind", SmallInteger, nullable=True),
+    Column("return_value", LargeBinary, nullable=True),
+    Column("finished_at_us", BigInteger, nullable=True),
+    # NULL while unfinished, and for pools that keep status forever.
+    Column("expires_at_us", BigInteger, nullable=True),
+)
+
+# Dispatch reads the first ready items of one (pool, function, lane), so its
+# cost does not grow with the number of pending items.
+Index(
+    "work_ready_idx",
+    work.c.pool,
+    work.c.function,
+    work.c.lane,
+    work.c.ready_at_us,
+    work.c.seq,
+    sqlite_where=text("state = 1"),
+    postgresql_where=text("state = 1"),
+)
+Index(
+    "work_lease_idx",
+    work.c.lease_expires_at_us,
+    sqlite_where=text("state = 2"),
+    postgresql_where=text("state = 2"),
+)
+Index(
+    "work_expiry_idx",
+    work.c.expires_at_us,
+    sqlite_where=text("state = 3 AND expires_at_us IS NOT NULL"),
+    postgresql_where=text("state = 3 AND expires_at_us IS NOT NULL"),
+)
+Index(
+    "work_idempotency_idx",
+    work.c.pool,
+    work.c.idempotency_key,
+    unique=True,
+    sqlite_where=text("idempotency_key IS NOT NULL"),
+    postgresql_where=text("idempotency_key IS NOT NULL"),
+)
+Index("work_pool_state_idx", work.c.pool, work.c.state, work.c.seq)
+Index(
+    "work_owner_idx",
+    work.c.lease_owner,
+    sqlite_where=text("state = 2"),
+    postgresql_where=text("state = 2"),
+)
+
+completions = Table(
+    "completions",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("work_id", String(32), nullable=False),
+    Column("pool", String(128), nullable=False),
+    Column("function", String(256), nullable=False),
+    Column("result_kind", SmallInteger, nullable=False),
+    Column("return_value", LargeBinary, nullable=True),
+    Column("error", LargeBinary, nullable=True),
+    Column("context", LargeBinary, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=False),
+)
+Index("completions_finished_idx", completions.c.finished_at_us)
+
+# Named counters. "completion_sequence" is the last sequence issued: taking it
+# with UPDATE inside the completing transaction keeps the log gap-free, which
+# a database sequence does not (it skips values on rollback).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+COMPLETION_SEQUENCE = "completion_sequence"
