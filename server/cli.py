@@ -117,7 +117,9 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
         action.add_argument("name")
         action.add_argument("--max-parallelism", type=int)
         action.add_argument(
-            "--retry-by-default", choices=["yes", "no"], help="retry unless told not"
+            "--retry-by-default",
+            choices=["yes", "no"],
+            help="retry items that do not choose a retry policy",
         )
         action.add_argument("--status-ttl", type=_duration)
         action.add_argument("--keep-status-forever", action="store_true")

@@ -1,9 +1,8 @@
 """Prometheus metrics: gRPC server metrics and workpool queue metrics.
 
-Labels never hold ids, args or error texts. Pool names are a label, but only
-the first `max_pool_labels` distinct names get their own series; the rest
-share the label value "_other", so that many pools cannot grow the series
-count without bound.
+Labels never hold ids, args or error texts. Only the first `max_pool_labels`
+distinct pool names get series of their own. The rest share the label value
+"_other", so that many pools cannot grow the series count without bound.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from workpool_server.api.decoding import guard
 
 OTHER_POOLS = "_other"
 DEFAULT_MAX_POOL_LABELS = 200
@@ -140,7 +141,11 @@ class Metrics:
 
 
 class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Record the standard grpc_server_* metrics for every known method."""
+    """Record the standard grpc_server_* metrics for every known method.
+
+    The handlers it rebuilds also decode requests with `guard`, so that an
+    undecodable message reaches the servicer as an UndecodableRequest.
+    """
 
     def __init__(self, metrics: Metrics, known_methods: set[str]) -> None:
         self._metrics = metrics
@@ -213,7 +218,7 @@ def _wrap_handler(handler: Any, metrics: Metrics, labels: tuple[str, str, str]) 
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=guard(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -244,6 +249,6 @@ def _wrap_handler(handler: Any, metrics: Metrics, labels: tuple[str, str, str]) 
     )
     return factory(
         streaming,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=guard(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )

@@ -11,6 +11,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from workpool_server.api.decoding import check_decoded
 from workpool_server.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -69,6 +70,7 @@ def mapped(
 
     async def wrapper(self, request, context):  # type: ignore[no-untyped-def]
         try:
+            check_decoded(request)
             return await handler(self, request, context)
         except WorkpoolError as error:
             await abort(context, error)

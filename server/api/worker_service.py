@@ -11,6 +11,7 @@ import grpc
 
 from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
 from workpool_server.api import convert
+from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort
 from workpool_server.engine.engine import Engine
 from workpool_server.engine.sessions import Outgoing, WorkerSession
@@ -92,6 +93,7 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
             first = await anext(aiter(request_iterator), None)
             if first is None:
                 return
+            check_decoded(first)
             hello = _check_hello(first)
         except WorkpoolError as error:
             await abort(context, error)
@@ -143,6 +145,7 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
         engine = self._engine
         try:
             async for request in request_iterator:
+                check_decoded(request)
                 if request.HasField("hello"):
                     raise invalid("hello", "must be sent only on the first message")
                 if request.results:

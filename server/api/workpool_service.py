@@ -8,6 +8,7 @@ import grpc
 
 from workpool.v1 import types_pb2, workpool_service_pb2, workpool_service_pb2_grpc
 from workpool_server.api import convert
+from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort, mapped
 from workpool_server.engine.engine import Engine
 from workpool_server.engine.model import CancelOutcome
@@ -108,6 +109,12 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
         self, request, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[workpool_service_pb2.WatchCompletionsResponse]:
         try:
+            check_decoded(request)
+            if request.HasField("after_sequence") and request.after_sequence < 0:
+                raise invalid(
+                    "after_sequence",
+                    f"must be 0 or more, got {request.after_sequence}",
+                )
             pools = [
                 convert.check_pool_name(name, f"pools[{index}]")
                 for index, name in enumerate(request.pools)

@@ -85,7 +85,10 @@ class Engine:
         self._wake = asyncio.Event()
         self._shutdown = asyncio.Event()
         self._dispatching = True
-        self._pool_rotation = 0
+        # Order in which pools last received an assignment: the pool served
+        # least recently gets the first free slot of the next claim.
+        self._last_served: dict[str, int] = {}
+        self._assignment_counter = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     # Life cycle
@@ -428,8 +431,6 @@ class Engine:
         return records
 
     async def _check_retained(self, after: int) -> None:
-        if after < 0:
-            raise OutOfRangeError("after_sequence must be 0 or more")
         if after > self.hub.head:
             raise OutOfRangeError(
                 f"after_sequence {after} is beyond the end of the completion log "
@@ -476,12 +477,10 @@ class Engine:
             for pool in session.pools
             for function in session.functions
         }
-        pool_order = sorted({pool for pool, _ in served})
-        if pool_order:
-            self._pool_rotation = (self._pool_rotation + 1) % len(pool_order)
-            pool_order = (
-                pool_order[self._pool_rotation :] + pool_order[: self._pool_rotation]
-            )
+        pool_order = sorted(
+            {pool for pool, _ in served},
+            key=lambda pool: (self._last_served.get(pool, -1), pool),
+        )
         lease_us = self.settings.lease_us
         retention_us = self.settings.completion_retention_us
 
@@ -514,6 +513,8 @@ class Engine:
                 orphaned.add(assignment.lease_owner)
                 continue
             session.send_assignment(assignment)
+            self._assignment_counter += 1
+            self._last_served[assignment.pool] = self._assignment_counter
             pool = self.metrics.pool(assignment.pool)
             self.metrics.started.labels(pool).inc()
             lag = max(now_us - assignment.ready_at_us, 0) / 1_000_000

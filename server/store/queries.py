@@ -73,6 +73,7 @@ _STATUS_COLUMNS = (
     work.c.last_error,
     work.c.result_kind,
     work.c.return_value,
+    work.c.non_retryable,
     work.c.finished_at_us,
 )
 
@@ -637,6 +638,7 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
             lease_expires_at_us=None,
             result_kind=outcome.kind,
             return_value=outcome.return_value,
+            non_retryable=outcome.non_retryable,
             last_error=error if outcome.kind is ResultKind.FAILURE else row.last_error,
             finished_at_us=tx.now_us,
             expires_at_us=None if ttl is None else tx.now_us + ttl,
@@ -650,6 +652,7 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
             "result_kind": outcome.kind,
             "return_value": outcome.return_value,
             "error": error if outcome.kind is ResultKind.FAILURE else None,
+            "non_retryable": outcome.non_retryable,
             "context": row.on_complete_context,
             "attempts": attempts,
             "finished_at_us": tx.now_us,
@@ -695,6 +698,7 @@ def completion_from_mapping(entry: dict) -> CompletionRecord:
             kind=ResultKind(entry["result_kind"]),
             return_value=entry["return_value"],
             error=error.decode("utf-8", "surrogatepass") if error else "",
+            non_retryable=bool(entry["non_retryable"]),
         ),
         context=entry["context"],
         attempts=entry["attempts"],
@@ -905,6 +909,7 @@ def _status_from_row(row: Row) -> WorkStatusView:
             kind=ResultKind(row.result_kind),
             return_value=row.return_value,
             error=error if row.result_kind == ResultKind.FAILURE else "",
+            non_retryable=bool(row.non_retryable),
         )
     previous = row.attempt - 1 if state is WorkState.RUNNING else row.attempt
     return WorkStatusView(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    false,
     text,
 )
 
@@ -75,6 +76,7 @@ work = Table(
     Column("last_error", LargeBinary, nullable=True),
     Column("result_kind", SmallInteger, nullable=True),
     Column("return_value", LargeBinary, nullable=True),
+    Column("non_retryable", Boolean, nullable=False, server_default=false()),
     Column("finished_at_us", BigInteger, nullable=True),
     # NULL while unfinished, and for pools that keep status forever.
     Column("expires_at_us", BigInteger, nullable=True),
@@ -130,6 +132,7 @@ completions = Table(
     Column("result_kind", SmallInteger, nullable=False),
     Column("return_value", LargeBinary, nullable=True),
     Column("error", LargeBinary, nullable=True),
+    Column("non_retryable", Boolean, nullable=False, server_default=false()),
     Column("context", LargeBinary, nullable=True),
     Column("attempts", Integer, nullable=False),
     Column("finished_at_us", BigInteger, nullable=False),

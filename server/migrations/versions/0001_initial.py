@@ -63,6 +63,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.LargeBinary, nullable=True),
         sa.Column("result_kind", sa.SmallInteger, nullable=True),
         sa.Column("return_value", sa.LargeBinary, nullable=True),
+        sa.Column(
+            "non_retryable", sa.Boolean, nullable=False, server_default=sa.false()
+        ),
         sa.Column("finished_at_us", sa.BigInteger, nullable=True),
         sa.Column("expires_at_us", sa.BigInteger, nullable=True),
     )
@@ -100,6 +103,9 @@ def upgrade() -> None:
         sa.Column("result_kind", sa.SmallInteger, nullable=False),
         sa.Column("return_value", sa.LargeBinary, nullable=True),
         sa.Column("error", sa.LargeBinary, nullable=True),
+        sa.Column(
+            "non_retryable", sa.Boolean, nullable=False, server_default=sa.false()
+        ),
         sa.Column("context", sa.LargeBinary, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("finished_at_us", sa.BigInteger, nullable=False),

@@ -380,7 +380,7 @@ class WatchCompletionsRequest(_message.Message):
 
     @_builtins.property
     def work_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only completions of these items. Empty means every item."""
+        """Only completions of these items, at most 1,000. Empty means every item."""
 
     def __init__(
         self,

@@ -132,8 +132,10 @@ class WorkpoolServiceServicer:
     def WatchCompletions(self, request, context):
         """WatchCompletions streams the completion log, replaying it from
         after_sequence and then following it live. It ends with OUT_OF_RANGE when
-        entries after after_sequence were already removed by retention, and with
-        UNAVAILABLE when the server shuts down; resume from the last sequence.
+        after_sequence is beyond the end of the log or entries after it were
+        already removed by retention, with INVALID_ARGUMENT for a negative
+        after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
+        server shuts down; resume from the last sequence.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -65,8 +65,10 @@ class WorkpoolServiceStub:
     WatchCompletions: _grpc.UnaryStreamMultiCallable[_workpool_service_pb2.WatchCompletionsRequest, _workpool_service_pb2.WatchCompletionsResponse]
     """WatchCompletions streams the completion log, replaying it from
     after_sequence and then following it live. It ends with OUT_OF_RANGE when
-    entries after after_sequence were already removed by retention, and with
-    UNAVAILABLE when the server shuts down; resume from the last sequence.
+    after_sequence is beyond the end of the log or entries after it were
+    already removed by retention, with INVALID_ARGUMENT for a negative
+    after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
+    server shuts down; resume from the last sequence.
     """
 
 @_typing.type_check_only
@@ -106,8 +108,10 @@ class WorkpoolServiceAsyncStub(WorkpoolServiceStub):
     WatchCompletions: _aio.UnaryStreamMultiCallable[_workpool_service_pb2.WatchCompletionsRequest, _workpool_service_pb2.WatchCompletionsResponse]  # type: ignore[assignment]
     """WatchCompletions streams the completion log, replaying it from
     after_sequence and then following it live. It ends with OUT_OF_RANGE when
-    entries after after_sequence were already removed by retention, and with
-    UNAVAILABLE when the server shuts down; resume from the last sequence.
+    after_sequence is beyond the end of the log or entries after it were
+    already removed by retention, with INVALID_ARGUMENT for a negative
+    after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
+    server shuts down; resume from the last sequence.
     """
 
 class WorkpoolServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -186,8 +190,10 @@ class WorkpoolServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_workpool_service_pb2.WatchCompletionsResponse], _abc.AsyncIterator[_workpool_service_pb2.WatchCompletionsResponse]]:
         """WatchCompletions streams the completion log, replaying it from
         after_sequence and then following it live. It ends with OUT_OF_RANGE when
-        entries after after_sequence were already removed by retention, and with
-        UNAVAILABLE when the server shuts down; resume from the last sequence.
+        after_sequence is beyond the end of the log or entries after it were
+        already removed by retention, with INVALID_ARGUMENT for a negative
+        after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
+        server shuts down; resume from the last sequence.
         """
 
 def add_WorkpoolServiceServicer_to_server(servicer: WorkpoolServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

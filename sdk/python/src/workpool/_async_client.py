@@ -1,0 +1,356 @@
+"""Asyncio client of the WorkpoolService and PoolService."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from workpool._backoff import Backoff
+from workpool._channel import (
+    DEFAULT_RPC_TIMEOUT,
+    ChannelOptions,
+    aio_channel,
+    timeout_seconds,
+)
+from workpool._errors import AlreadyExistsError, NotFoundError, from_rpc_error
+from workpool._models import (
+    UNSET,
+    CancelAllResult,
+    CancelOutcome,
+    Completion,
+    OnComplete,
+    Pool,
+    RetryOption,
+    RetryPolicy,
+    Unset,
+    WorkItem,
+    WorkStatus,
+)
+from workpool._proto import (
+    cancel_all_from_proto,
+    cancel_outcome_from_proto,
+    enqueue_batch_request,
+    enqueue_request,
+    given_settings,
+    passed_settings,
+    pool_from_proto,
+    pool_settings_differ,
+    pool_settings_to_proto,
+    status_from_proto,
+    update_pool_request,
+)
+from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
+from workpool.v1 import (
+    pool_service_pb2,
+    pool_service_pb2_grpc,
+    workpool_service_pb2,
+    workpool_service_pb2_grpc,
+)
+
+
+class AsyncClient:
+    """Asyncio client with the methods of ``Client`` as coroutines.
+
+    Each client uses one ``grpc.aio`` channel, bound to the event loop that
+    runs when it is created: create the client inside that loop, such as in
+    ``async with AsyncClient(...)``. Pass a target such as
+    ``"127.0.0.1:50051"`` to let the client open and close its own channel, or
+    an existing ``grpc.aio.Channel`` that the caller keeps and closes.
+    ``timeout`` is the deadline of every unary call, None for no deadline.
+    """
+
+    def __init__(
+        self,
+        target: str | grpc.aio.Channel,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: ChannelOptions | None = None,
+        timeout: timedelta | float | None = DEFAULT_RPC_TIMEOUT,
+    ) -> None:
+        if isinstance(target, grpc.aio.Channel):
+            self._channel = target
+            self._owns_channel = False
+        else:
+            self._channel = aio_channel(
+                target, credentials=credentials, options=options
+            )
+            self._owns_channel = True
+
+        self._timeout = timeout_seconds(timeout)
+        self._workpool = workpool_service_pb2_grpc.WorkpoolServiceStub(self._channel)
+        self._pools = pool_service_pb2_grpc.PoolServiceStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel if the client opened it."""
+        if self._owns_channel:
+            await self._channel.close()
+
+    # Work items.
+
+    async def enqueue(
+        self,
+        pool: str,
+        function: str,
+        args: Any = None,
+        *,
+        retry: RetryOption = None,
+        on_complete: OnComplete | None = None,
+        run_at: datetime | None = None,
+        run_after: timedelta | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Enqueue one call of ``function`` in ``pool`` and return its work id.
+
+        ``retry`` is None for the pool's default, True for the pool's retry
+        policy, False for a single attempt, or a RetryPolicy. A repeated
+        ``idempotency_key`` returns the id of the first item.
+
+        Raises:
+            NotFoundError: the pool does not exist.
+            InvalidArgumentError: the server rejected a field.
+        """
+        item = WorkItem(
+            function=function,
+            args=args,
+            retry=retry,
+            on_complete=on_complete,
+            run_at=run_at,
+            run_after=run_after,
+            idempotency_key=idempotency_key,
+        )
+        response = await self._unary(
+            self._workpool.Enqueue, enqueue_request(pool, item)
+        )
+        return response.work_id
+
+    async def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
+        """Enqueue several items in one pool, all or none; return ids in order."""
+        request = enqueue_batch_request(pool, items)
+        response = await self._unary(self._workpool.EnqueueBatch, request)
+        return list(response.work_ids)
+
+    async def status(self, work_id: str) -> WorkStatus:
+        """Return the status of a work item.
+
+        Raises:
+            NotFoundError: the id was never issued or its status expired.
+        """
+        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        response = await self._unary(self._workpool.Status, request)
+        return status_from_proto(response.status)
+
+    async def status_batch(self, work_ids: Sequence[str]) -> list[WorkStatus]:
+        """Return the status of several items in order; unknown ids get NOT_FOUND."""
+        request = workpool_service_pb2.StatusBatchRequest(work_ids=list(work_ids))
+        response = await self._unary(self._workpool.StatusBatch, request)
+        return [status_from_proto(status) for status in response.statuses]
+
+    async def cancel(self, work_id: str) -> CancelOutcome:
+        """Cancel a work item and return what the cancel did."""
+        request = workpool_service_pb2.CancelRequest(work_id=work_id)
+        response = await self._unary(self._workpool.Cancel, request)
+        return cancel_outcome_from_proto(response.outcome)
+
+    async def cancel_all(self, pool: str) -> CancelAllResult:
+        """Cancel every item of ``pool`` enqueued before this call."""
+        request = workpool_service_pb2.CancelAllRequest(pool=pool)
+        response = await self._unary(self._workpool.CancelAll, request)
+        return cancel_all_from_proto(response)
+
+    def watch_completions(
+        self,
+        pools: Sequence[str] = (),
+        work_ids: Sequence[str] = (),
+        after_sequence: int | None = None,
+    ) -> AsyncIterator[Completion]:
+        """Iterate asynchronously over completions, following the log live.
+
+        Empty ``pools`` and ``work_ids`` mean every pool and every item. With
+        ``after_sequence`` the log is replayed from the next entry on; without
+        it the watch starts at the current end of the log. When the server
+        restarts or the connection breaks, the iterator reconnects with
+        backoff and resumes after the last completion it yielded, so none is
+        lost or repeated. Leave the loop to stop; wrap the iterator in
+        ``contextlib.aclosing`` to close the stream at once rather than when
+        the iterator is garbage-collected.
+
+        Raises:
+            OutOfRangeError: retention already removed entries after
+                ``after_sequence``.
+        """
+        cursor = WatchCursor(pools, work_ids, after_sequence)
+        return self._watch(cursor)
+
+    async def _watch(self, cursor: WatchCursor) -> AsyncIterator[Completion]:
+        backoff = Backoff()
+        while True:
+            call = self._workpool.WatchCompletions(cursor.request())
+            connected = False
+            try:
+                async for response in call:
+                    connected = True
+                    backoff.reset()
+                    for completion in cursor.accept(response):
+                        yield completion
+                log_watch_interrupted(cursor, None, connected=connected)
+            except grpc.RpcError as error:
+                if error.code() not in RESUMABLE_CODES:
+                    raise from_rpc_error(error) from error
+                log_watch_interrupted(cursor, error, connected=connected)
+            finally:
+                call.cancel()
+
+            await asyncio.sleep(backoff.next_delay())
+
+    # Pools.
+
+    async def create_pool(
+        self,
+        name: str,
+        *,
+        max_parallelism: int | None = None,
+        retry_by_default: bool | None = None,
+        default_retry: RetryPolicy | None = None,
+        status_ttl: timedelta | None = None,
+        keep_status_forever: bool | None = None,
+    ) -> Pool:
+        """Create a pool; settings left as None take the server's defaults.
+
+        Raises:
+            AlreadyExistsError: a pool of that name exists.
+        """
+        settings = given_settings(
+            max_parallelism=max_parallelism,
+            retry_by_default=retry_by_default,
+            default_retry=default_retry,
+            status_ttl=status_ttl,
+            keep_status_forever=keep_status_forever,
+        )
+        pool, _ = pool_settings_to_proto(name, settings)
+        request = pool_service_pb2.CreatePoolRequest(pool=pool)
+        response = await self._unary(self._pools.CreatePool, request)
+        return pool_from_proto(response.pool)
+
+    async def get_pool(self, name: str) -> Pool:
+        """Return a pool with its counts of pending and running items.
+
+        Raises:
+            NotFoundError: no pool has that name.
+        """
+        request = pool_service_pb2.GetPoolRequest(name=name)
+        response = await self._unary(self._pools.GetPool, request)
+        return pool_from_proto(response.pool, response.stats)
+
+    async def list_pools(self, *, page_size: int = 0) -> list[Pool]:
+        """Return every pool in name order, reading all pages."""
+        pools: list[Pool] = []
+        page_token = ""
+        while True:
+            request = pool_service_pb2.ListPoolsRequest(
+                page_size=page_size, page_token=page_token
+            )
+            response = await self._unary(self._pools.ListPools, request)
+            pools.extend(pool_from_proto(pool) for pool in response.pools)
+
+            page_token = response.next_page_token
+            if not page_token:
+                return pools
+
+    async def update_pool(
+        self,
+        name: str,
+        *,
+        max_parallelism: int | Unset = UNSET,
+        retry_by_default: bool | Unset = UNSET,
+        default_retry: RetryPolicy | None | Unset = UNSET,
+        status_ttl: timedelta | None | Unset = UNSET,
+        keep_status_forever: bool | Unset = UNSET,
+    ) -> Pool:
+        """Change the given settings of a pool and leave the others alone.
+
+        The update mask lists exactly the settings passed. None for
+        ``default_retry`` or ``status_ttl`` restores the server's default.
+
+        Raises:
+            NotFoundError: no pool has that name.
+        """
+        settings = passed_settings(
+            max_parallelism=max_parallelism,
+            retry_by_default=retry_by_default,
+            default_retry=default_retry,
+            status_ttl=status_ttl,
+            keep_status_forever=keep_status_forever,
+        )
+        request = update_pool_request(name, settings)
+        response = await self._unary(self._pools.UpdatePool, request)
+        return pool_from_proto(response.pool)
+
+    async def delete_pool(self, name: str) -> None:
+        """Delete a pool.
+
+        Raises:
+            NotFoundError: no pool has that name.
+            FailedPreconditionError: the pool has pending or running items.
+        """
+        request = pool_service_pb2.DeletePoolRequest(name=name)
+        await self._unary(self._pools.DeletePool, request)
+
+    async def ensure_pool(
+        self,
+        name: str,
+        *,
+        max_parallelism: int | None = None,
+        retry_by_default: bool | None = None,
+        default_retry: RetryPolicy | None = None,
+        status_ttl: timedelta | None = None,
+        keep_status_forever: bool | None = None,
+    ) -> Pool:
+        """Create the pool if it is missing, or update the settings that differ.
+
+        Settings left as None are not compared, so an existing pool keeps its
+        value and a new one gets the server's default.
+        """
+        settings = given_settings(
+            max_parallelism=max_parallelism,
+            retry_by_default=retry_by_default,
+            default_retry=default_retry,
+            status_ttl=status_ttl,
+            keep_status_forever=keep_status_forever,
+        )
+        pool_settings_to_proto(name, settings)
+
+        try:
+            current = await self.get_pool(name)
+        except NotFoundError:
+            try:
+                return await self.create_pool(name, **settings)
+            except AlreadyExistsError:
+                # Another process created it between the two calls.
+                current = await self.get_pool(name)
+
+        changed = pool_settings_differ(current, settings)
+        if not changed:
+            return current
+        return await self.update_pool(name, **changed)
+
+    async def _unary(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error

@@ -1,0 +1,291 @@
+"""Domain types of the SDK: plain frozen dataclasses and enums, no protobuf."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_INITIAL_BACKOFF = timedelta(milliseconds=250)
+DEFAULT_BACKOFF_BASE = 2.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how soon a failed work item runs again.
+
+    The delay before attempt k+1 is ``initial_backoff * base ** (k - 1)``,
+    multiplied by a random factor in [0.5, 1.5) and capped by ``max_backoff``
+    when it is set. ``max_attempts`` counts every attempt, the first one
+    included, so 1 means no retry.
+    """
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    initial_backoff: timedelta = DEFAULT_INITIAL_BACKOFF
+    base: float = DEFAULT_BACKOFF_BASE
+    max_backoff: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(
+            self.max_attempts, int
+        ):
+            raise TypeError(
+                f"RetryPolicy.max_attempts must be an int, got {self.max_attempts!r}"
+            )
+        if self.max_attempts < 1:
+            raise ValueError(
+                f"RetryPolicy.max_attempts is {self.max_attempts}; it counts every "
+                "attempt including the first, so use 1 or more (1 means no retry)"
+            )
+        _check_backoff("initial_backoff", self.initial_backoff)
+        if self.max_backoff is not None:
+            _check_backoff("max_backoff", self.max_backoff)
+        if not isinstance(self.base, int | float) or isinstance(self.base, bool):
+            raise TypeError(f"RetryPolicy.base must be a float, got {self.base!r}")
+        if math.isnan(self.base) or self.base < 1:
+            raise ValueError(
+                f"RetryPolicy.base is {self.base}; use 1 or more (1 keeps the delay "
+                "constant, 2 doubles it after each retry)"
+            )
+
+
+def _check_backoff(field: str, delay: object) -> None:
+    if not isinstance(delay, timedelta):
+        raise TypeError(
+            f"RetryPolicy.{field} must be a timedelta, got {type(delay).__name__} "
+            f"({delay!r})"
+        )
+    if delay < timedelta(0):
+        raise ValueError(f"RetryPolicy.{field} is {delay}; use zero or more")
+
+
+@dataclass(frozen=True)
+class OnComplete:
+    """A follow-up function that runs once when a work item finishes.
+
+    The follow-up work item runs in the same pool and receives the args
+    ``{"work_id", "context", "result"}``; ``Worker.on_complete`` decodes them.
+    """
+
+    function: str
+    context: Any = None
+
+
+# The ``retry`` argument of enqueue calls: None applies the pool's default,
+# True the pool's retry policy, False a single attempt.
+RetryOption = bool | RetryPolicy | None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One work item to enqueue with ``enqueue_batch``."""
+
+    function: str
+    args: Any = None
+    retry: RetryOption = None
+    on_complete: OnComplete | None = None
+    run_at: datetime | None = None
+    run_after: timedelta | None = None
+    idempotency_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.function, str) or not self.function:
+            raise ValueError(
+                f"function must be a non-empty str naming a registered handler, "
+                f"got {self.function!r}"
+            )
+        if self.retry is not None and not isinstance(self.retry, bool | RetryPolicy):
+            raise TypeError(
+                f"retry must be None, True, False or a RetryPolicy, got {self.retry!r}"
+            )
+        if self.on_complete is not None and not isinstance(
+            self.on_complete, OnComplete
+        ):
+            raise TypeError(
+                f"on_complete must be an OnComplete, got {self.on_complete!r}; "
+                'write OnComplete("function.name", context)'
+            )
+        if self.run_at is not None and self.run_after is not None:
+            raise ValueError("run_at and run_after are both set; pass only one of them")
+
+
+class WorkState(enum.StrEnum):
+    """Lifecycle state of a work item."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    FINISHED = "finished"
+    # Only status_batch returns it; status raises NotFoundError instead.
+    NOT_FOUND = "not_found"
+
+
+class ResultKind(enum.StrEnum):
+    """Kind of a work item's final result."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class Result:
+    """Final result of a work item.
+
+    ``return_value`` is set for a success and ``error`` for a failure.
+    """
+
+    kind: ResultKind
+    return_value: Any = None
+    error: str | None = None
+    non_retryable: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.kind is ResultKind.SUCCESS
+
+    @property
+    def failed(self) -> bool:
+        return self.kind is ResultKind.FAILURE
+
+    @property
+    def canceled(self) -> bool:
+        return self.kind is ResultKind.CANCELED
+
+
+@dataclass(frozen=True)
+class WorkStatus:
+    """Snapshot of one work item, as returned by ``status``."""
+
+    work_id: str
+    state: WorkState
+    previous_attempts: int = 0
+    result: Result | None = None
+    pool: str = ""
+    function: str = ""
+    enqueued_at: datetime | None = None
+    ready_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One entry of the completion log: a work item's final result."""
+
+    sequence: int
+    work_id: str
+    pool: str
+    function: str
+    result: Result
+    context: Any = None
+    attempts: int = 0
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CompletionEvent:
+    """Args of an on_complete follow-up: which item finished, and how."""
+
+    work_id: str
+    context: Any
+    result: Result
+
+    @classmethod
+    def from_args(cls, args: Any) -> CompletionEvent:
+        """Decode the follow-up args ``{"work_id", "context", "result"}``.
+
+        Raises:
+            ValueError: ``args`` does not have that shape.
+        """
+        if not isinstance(args, Mapping):
+            raise ValueError(
+                f"on_complete args must be an object with work_id, context and "
+                f"result, got {type(args).__name__}"
+            )
+
+        work_id = args.get("work_id")
+        if not isinstance(work_id, str) or not work_id:
+            raise ValueError(f"on_complete args have no valid work_id: {work_id!r}")
+
+        return cls(
+            work_id=work_id,
+            context=args.get("context"),
+            result=_decode_follow_up_result(args.get("result")),
+        )
+
+
+def _decode_follow_up_result(raw: Any) -> Result:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"on_complete args have no valid result object: {raw!r}")
+
+    kind = raw.get("kind")
+    if kind == ResultKind.SUCCESS:
+        return Result(ResultKind.SUCCESS, return_value=raw.get("return_value"))
+    if kind == ResultKind.FAILURE:
+        error = raw.get("error")
+        return Result(ResultKind.FAILURE, error="" if error is None else str(error))
+    if kind == ResultKind.CANCELED:
+        return Result(ResultKind.CANCELED)
+    raise ValueError(
+        f"on_complete result has the kind {kind!r}; expected "
+        '"success", "failure" or "canceled"'
+    )
+
+
+class CancelOutcome(enum.StrEnum):
+    """Outcome of a cancel request."""
+
+    # The item was pending and is now finished as canceled.
+    CANCELED = "canceled"
+    # The item is running and its worker got a cancel request.
+    CANCEL_REQUESTED = "cancel_requested"
+    # The item had already finished; nothing changed.
+    ALREADY_FINISHED = "already_finished"
+    # No such item, or its status expired; nothing changed.
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class CancelAllResult:
+    """Counts of what ``cancel_all`` did."""
+
+    canceled_count: int
+    cancel_requested_count: int
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Counts of a pool's unfinished items."""
+
+    pending_count: int
+    running_count: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A named queue and its settings.
+
+    ``max_parallelism`` 0 pauses the pool. ``stats`` is set only by
+    ``get_pool``.
+    """
+
+    name: str
+    max_parallelism: int = 10
+    retry_by_default: bool = False
+    default_retry: RetryPolicy = RetryPolicy()
+    status_ttl: timedelta = timedelta(hours=24)
+    keep_status_forever: bool = False
+    stats: PoolStats | None = None
+
+
+class Unset(enum.Enum):
+    """Marker of an argument that the caller did not pass."""
+
+    UNSET = enum.auto()
+
+
+UNSET = Unset.UNSET
