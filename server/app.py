@@ -29,7 +29,13 @@ from workpool_server.clock import Clock, SystemClock
 from workpool_server.config import ServerConfig
 from workpool_server.engine.engine import Engine, EngineSettings
 from workpool_server.metrics import GrpcMetricsInterceptor, Metrics
-from workpool_server.store.database import Writer, create_engines, is_sqlite, migrate
+from workpool_server.store.database import (
+    Writer,
+    create_engines,
+    is_sqlite,
+    migrate,
+    sqlalchemy_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +94,10 @@ class RunningServer:
 async def start_server(
     config: ServerConfig, clock: Clock | None = None
 ) -> RunningServer:
+    sqlite = is_sqlite(config.database_url)
+    # On PostgreSQL the database's clock judges time, unless a test injects
+    # its own clock.
+    database_clock = not sqlite and clock is None
     clock = clock or SystemClock()
     writer_engine, reader_engine = create_engines(
         config.database_url, sqlite_synchronous=config.sqlite_synchronous.upper()
@@ -102,7 +112,9 @@ async def start_server(
             lease_us=config.lease_us,
             heartbeat_interval_us=config.heartbeat_interval_us,
             completion_retention_us=config.completion_retention_us,
-            lock_rows=not is_sqlite(config.database_url),
+            lock_rows=not sqlite,
+            database_clock=database_clock,
+            replicated=not sqlite,
         ),
         writer=writer,
         reader=reader_engine,
@@ -110,6 +122,8 @@ async def start_server(
         metrics=metrics,
         build_follow_up_args=build_follow_up_args,
     )
+    if not sqlite:
+        engine.enable_replication(sqlalchemy_url(config.database_url))
     for pool in config.pools:
         await engine.put_pool(pool)
     await engine.start()

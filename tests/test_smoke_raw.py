@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from google.protobuf import struct_pb2
+
+from tests.conftest import eventually
 from workpool.v1 import (
     pool_service_pb2,
     types_pb2,
     worker_service_pb2,
     workpool_service_pb2,
 )
-
-from tests.conftest import eventually
 
 
 def _value(**fields) -> struct_pb2.Value:
@@ -71,9 +71,7 @@ async def test_raw_worker_runs_item_and_follow_up(stubs):
             result = worker_service_pb2.AttemptResult(
                 work_id=assignment.work_id,
                 attempt=assignment.attempt,
-                success=worker_service_pb2.AttemptSuccess(
-                    return_value=assignment.args
-                ),
+                success=worker_service_pb2.AttemptSuccess(return_value=assignment.args),
             )
             await outgoing.put(
                 worker_service_pb2.WorkRequest(

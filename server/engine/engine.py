@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ from workpool_server.ids import WorkIdGenerator
 from workpool_server.metrics import Metrics
 from workpool_server.store import queries
 from workpool_server.store.database import Writer
+from workpool_server.store.notify import (
+    CANCEL_CHANNEL,
+    COMPLETIONS_CHANNEL,
+    WAKE_CHANNEL,
+    Listener,
+)
 from workpool_server.store.queries import FollowUpArgsBuilder, Tx, WorkerSlots
 
 logger = logging.getLogger(__name__)
@@ -59,6 +66,10 @@ class EngineSettings:
     completion_retention_us: int | None = 24 * 3600 * 1_000_000
     lock_rows: bool = False
     """Take row locks (FOR UPDATE, SKIP LOCKED); needed on PostgreSQL."""
+    database_clock: bool = False
+    """Judge due times and leases by the database's clock, not this host's."""
+    replicated: bool = False
+    """Other replicas share the database: exchange LISTEN/NOTIFY messages."""
 
 
 class Engine:
@@ -90,16 +101,38 @@ class Engine:
         self._last_served: dict[str, int] = {}
         self._assignment_counter = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self.replica_id = uuid.uuid4().hex[:12]
+        # Set when the completion log may have grown; only used by replicas,
+        # which read new entries back from the database in sequence order.
+        self._log_changed = asyncio.Event()
+        self._listener: Listener | None = None
+        self._database_url: str | None = None
+
+    def enable_replication(self, database_url: str) -> None:
+        """Exchange notifications with other replicas through PostgreSQL."""
+        self._database_url = database_url
 
     # Life cycle
 
     async def start(self) -> None:
         head = await self.read(queries.head_sequence)
         self.hub.reset(head)
+        if self.settings.replicated and self._database_url is not None:
+            self._listener = Listener(
+                self._database_url,
+                asyncio.get_running_loop(),
+                self._on_notify,
+                self._on_listener_reconnect,
+            )
+            await asyncio.to_thread(self._listener.start)
         self._tasks = [
             asyncio.create_task(self._dispatch_loop(), name="workpool-dispatch"),
             asyncio.create_task(self._gauge_loop(), name="workpool-gauges"),
         ]
+        if self.settings.replicated:
+            self._tasks.append(
+                asyncio.create_task(self._follow_log(), name="workpool-log-follower")
+            )
 
     @property
     def draining(self) -> bool:
@@ -128,6 +161,8 @@ class Engine:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         self._read_pool.shutdown(wait=False, cancel_futures=True)
 
     # Plumbing
@@ -143,11 +178,16 @@ class Engine:
     async def _write(self, function: Callable[[Tx], T]) -> T:
         """Run `function` in a writer transaction and apply its effects."""
         now_us = self.clock.now_us()
+        settings = self.settings
 
         def run(connection: Connection) -> tuple[T, Effects]:
             tx = Tx(
                 connection=connection,
-                now_us=now_us,
+                now_us=(
+                    queries.database_now_us(connection)
+                    if settings.database_clock
+                    else now_us
+                ),
                 random=self.clock.random,
                 build_follow_up_args=self._build_follow_up_args,
                 ids=self._ids,
@@ -155,6 +195,8 @@ class Engine:
             )
             value = function(tx)
             tx.flush()
+            if settings.replicated:
+                self._notify_replicas(tx)
             return value, tx.effects
 
         value, effects = await self._writer.run(run)
@@ -172,7 +214,11 @@ class Engine:
         for record in effects.completions:
             result = record.outcome.kind.name.lower()
             metrics.completed.labels(metrics.pool(record.pool), result).inc()
-        self.hub.publish(effects.completions)
+        if self.settings.replicated:
+            if effects.completions:
+                self._log_changed.set()
+        else:
+            self.hub.publish(effects.completions)
 
         for notice in effects.cancels:
             session = self._sessions.get(notice.lease_owner)
@@ -180,6 +226,80 @@ class Engine:
                 session.send_cancel(notice.work_id, notice.attempt, notice.lease_lost)
         if effects.wake_dispatch:
             self._wake.set()
+
+    # Replication
+
+    def _notify_replicas(self, tx: Tx) -> None:
+        """Queue notifications for the other replicas in `tx`."""
+        effects = tx.effects
+        if effects.wake_dispatch:
+            queries.notify(tx.connection, WAKE_CHANNEL, self.replica_id)
+        if effects.completions:
+            last = effects.completions[-1].sequence
+            queries.notify(tx.connection, COMPLETIONS_CHANNEL, str(last))
+        for notice in effects.cancels:
+            payload = " ".join(
+                (
+                    self.replica_id,
+                    notice.lease_owner,
+                    notice.work_id,
+                    str(notice.attempt),
+                    "1" if notice.lease_lost else "0",
+                )
+            )
+            queries.notify(tx.connection, CANCEL_CHANNEL, payload)
+
+    def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == COMPLETIONS_CHANNEL:
+            self._log_changed.set()
+            return
+        origin, _, rest = payload.partition(" ")
+        if origin == self.replica_id:
+            return
+        if channel == WAKE_CHANNEL:
+            self._wake.set()
+        elif channel == CANCEL_CHANNEL:
+            owner, work_id, attempt, lease_lost = rest.split(" ")
+            session = self._sessions.get(owner)
+            if session is not None:
+                session.send_cancel(work_id, int(attempt), lease_lost == "1")
+
+    def _on_listener_reconnect(self) -> None:
+        # Notifications sent while the listener was away are lost.
+        self._log_changed.set()
+        self._wake.set()
+
+    async def _follow_log(self) -> None:
+        """Publish the log's new entries, read back in sequence order.
+
+        Replicas commit completions in sequence order (each takes the next
+        sequence under a row lock), so reading after the hub's head never
+        skips an entry that commits later.
+        """
+        while True:
+            await self._log_changed.wait()
+            self._log_changed.clear()
+            try:
+                while True:
+                    head = self.hub.head
+                    records = await self.read(
+                        lambda c, head=head: queries.read_completions(
+                            c, head, COMPLETION_PAGE
+                        )
+                    )
+                    if not records:
+                        break
+                    self.hub.publish(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning(
+                    "completion log read failed",
+                    extra={"event": "log_follow_failed"},
+                    exc_info=True,
+                )
+                await asyncio.sleep(1)
+                self._log_changed.set()
 
     # Pools
 

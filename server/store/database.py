@@ -14,8 +14,9 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 
-from workpool_server.errors import WorkpoolError
+from workpool_server.errors import UnavailableError, WorkpoolError
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,27 @@ MAX_GROUP = 512
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# PostgreSQL errors after which the whole transaction may simply run again:
+# deadlock_detected and serialization_failure.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_TRANSACTION_TRIES = 5
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Select the psycopg 3 driver for a plain postgresql:// URL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_retryable(error: BaseException) -> bool:
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 def _configure_sqlite(engine: Engine, *, writer: bool, synchronous: str) -> None:
@@ -63,7 +83,8 @@ def create_engines(
         _configure_sqlite(reader, writer=False, synchronous=sqlite_synchronous)
         return writer, reader
 
-    writer = create_engine(url, pool_size=2, max_overflow=0, pool_pre_ping=True)
+    url = sqlalchemy_url(url)
+    writer = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
     reader = create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
     return writer, reader
 
@@ -73,6 +94,10 @@ def migrate(engine: Engine) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas that start together would otherwise race to create
+            # the same tables.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7250001)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -139,23 +164,42 @@ class Writer:
             self._run_group(group)
 
     def _run_group(self, group: list[_Operation]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self._engine.connect() as connection, connection.begin():
-                for operation in group:
-                    outcomes.append(self._run_one(connection, operation))
-        except Exception as error:  # noqa: BLE001 - every caller must hear of it
-            logger.error(
-                "write transaction failed",
-                extra={"event": "write_failed", "operations": len(group)},
-                exc_info=True,
-            )
-            for operation in group:
-                _resolve(operation, False, error)
+        for attempt in range(1, MAX_TRANSACTION_TRIES + 1):
+            try:
+                outcomes = self._try_group(group)
+            except Exception as error:
+                if is_retryable(error) and attempt < MAX_TRANSACTION_TRIES:
+                    logger.info(
+                        "write transaction retried",
+                        extra={"event": "write_retried", "attempt": attempt},
+                    )
+                    continue
+                self._fail_group(group, error)
+                return
+            for operation, (ok, value) in zip(group, outcomes, strict=True):
+                _resolve(operation, ok, value)
             return
 
-        for operation, (ok, value) in zip(group, outcomes, strict=True):
-            _resolve(operation, ok, value)
+    def _try_group(self, group: list[_Operation]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        with self._engine.connect() as connection, connection.begin():
+            for operation in group:
+                outcomes.append(self._run_one(connection, operation))
+        return outcomes
+
+    def _fail_group(self, group: list[_Operation], error: Exception) -> None:
+        logger.error(
+            "write transaction failed",
+            extra={"event": "write_failed", "operations": len(group)},
+            exc_info=error,
+        )
+        if isinstance(error, OperationalError):
+            # Lock time-outs and lost connections pass; the caller may retry.
+            error = UnavailableError(
+                "the database is busy or unreachable: retry the call"
+            )
+        for operation in group:
+            _resolve(operation, False, error)
 
     @staticmethod
     def _run_one(connection: Connection, operation: _Operation) -> tuple[bool, Any]:
@@ -166,6 +210,8 @@ class Writer:
             savepoint.rollback()
             return False, error
         except Exception as error:  # noqa: BLE001 - isolate one broken operation
+            if is_retryable(error):
+                raise
             savepoint.rollback()
             logger.error(
                 "write operation failed",

@@ -90,7 +90,6 @@ class Tx:
     lock_rows: bool = False
     effects: Effects = field(default_factory=Effects)
     _pools: dict[str, PoolSettings] = field(default_factory=dict)
-    _running_delta: dict[str, int] = field(default_factory=dict)
     _new_completions: list[dict] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolSettings | None:
@@ -103,20 +102,8 @@ class Tx:
             self._pools[name] = pool_from_row(row)
         return self._pools[name]
 
-    def add_running(self, pool: str, delta: int) -> None:
-        self._running_delta[pool] = self._running_delta.get(pool, 0) + delta
-
     def flush(self) -> None:
-        """Write the batched counter changes and completion-log entries."""
-        for pool_name, delta in self._running_delta.items():
-            if delta:
-                self.connection.execute(
-                    update(pools)
-                    .where(pools.c.name == pool_name)
-                    .values(running_count=pools.c.running_count + delta)
-                )
-        self._running_delta.clear()
-
+        """Write the completion-log entries gathered by this transaction."""
         if not self._new_completions:
             return
         count = len(self._new_completions)
@@ -174,7 +161,6 @@ def create_pool(connection: Connection, settings: PoolSettings, now_us: int) -> 
     connection.execute(
         insert(pools).values(
             name=settings.name,
-            running_count=0,
             created_at_us=now_us,
             updated_at_us=now_us,
             **_pool_values(settings),
@@ -238,6 +224,18 @@ def delete_pool(connection: Connection, name: str) -> None:
 
 
 # Enqueue
+
+
+def database_now_us(connection: Connection) -> int:
+    """Return PostgreSQL's current time in microseconds since the epoch."""
+    return connection.exec_driver_sql(
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    ).scalar_one()
+
+
+def notify(connection: Connection, channel: str, payload: str) -> None:
+    """Queue a PostgreSQL notification, delivered when the transaction commits."""
+    connection.execute(select(func.pg_notify(channel, payload)))
 
 
 def head_sequence(connection: Connection) -> int:
@@ -353,16 +351,25 @@ def claim(
     candidates_by_pool: dict[str, list[_Candidate]] = {}
     free_slots: dict[str, int] = {}
     total_credits = sum(worker.credits for worker in workers)
+    if tx.lock_rows and pool_order:
+        # Lock in name order, so that replicas claiming at once cannot
+        # deadlock on each other's pools.
+        tx.connection.execute(
+            select(pools.c.name)
+            .where(pools.c.name.in_(pool_order))
+            .order_by(pools.c.name)
+            .with_for_update()
+        ).all()
     for pool_name in pool_order:
         functions = frozenset().union(
             *(w.functions for w in workers if pool_name in w.pools and w.credits > 0)
         )
         if not functions:
             continue
-        settings_row = _lock_pool(tx, pool_name)
-        if settings_row is None:
+        max_parallelism = _lock_pool(tx, pool_name)
+        if max_parallelism is None:
             continue
-        free = max(settings_row.max_parallelism - settings_row.running_count, 0)
+        free = max(max_parallelism - _running_count(tx, pool_name), 0)
         free_slots[pool_name] = free
         follow_ups = _ready(tx, pool_name, functions, Lane.FOLLOW_UP, total_credits)
         normal = _ready(tx, pool_name, functions, Lane.NORMAL, min(free, total_credits))
@@ -381,13 +388,27 @@ def claim(
     return _lease(tx, chosen, lease_us)
 
 
-def _lock_pool(tx: Tx, pool_name: str) -> Row | None:
-    query = select(pools.c.max_parallelism, pools.c.running_count).where(
-        pools.c.name == pool_name
-    )
+def _lock_pool(tx: Tx, pool_name: str) -> int | None:
+    """Return the pool's max_parallelism, locking its row on PostgreSQL.
+
+    The lock makes claims of one pool take turns across replicas, so each
+    claim counts the running items after the previous claim committed.
+    """
+    query = select(pools.c.max_parallelism).where(pools.c.name == pool_name)
     if tx.lock_rows:
         query = query.with_for_update()
-    return tx.connection.execute(query).first()
+    return tx.connection.execute(query).scalar()
+
+
+def _running_count(tx: Tx, pool_name: str) -> int:
+    """Count the pool's running items that hold a parallelism slot."""
+    return tx.connection.execute(
+        select(func.count()).where(
+            work.c.pool == pool_name,
+            work.c.state == WorkState.RUNNING,
+            work.c.lane == Lane.NORMAL,
+        )
+    ).scalar_one()
 
 
 def _ready(
@@ -483,8 +504,6 @@ def _lease(
     by_owner: dict[str, list[int]] = {}
     for candidate, owner in chosen:
         by_owner.setdefault(owner, []).append(candidate.seq)
-        if candidate.lane is Lane.NORMAL:
-            tx.add_running(candidate.pool, 1)
     for owner, seqs in by_owner.items():
         tx.connection.execute(
             update(work)
@@ -589,8 +608,6 @@ def record_results(
 
 def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
     """End the running attempt of `row` with `outcome`."""
-    if row.lane == Lane.NORMAL:
-        tx.add_running(row.pool, -1)
     if row.started_at_us is not None:
         tx.effects.run_durations.append(
             (row.pool, (tx.now_us - row.started_at_us) / 1_000_000)
@@ -855,20 +872,19 @@ def cancel_page(
 
 def sweep_expired(tx: Tx, limit: int) -> int:
     """Delete finished items whose status TTL has passed, at most `limit`."""
-    seqs = (
-        tx.connection.execute(
-            select(work.c.seq)
-            .where(
-                work.c.state == WorkState.FINISHED,
-                work.c.expires_at_us.is_not(None),
-                work.c.expires_at_us <= tx.now_us,
-            )
-            .order_by(work.c.expires_at_us)
-            .limit(limit)
+    query = (
+        select(work.c.seq)
+        .where(
+            work.c.state == WorkState.FINISHED,
+            work.c.expires_at_us.is_not(None),
+            work.c.expires_at_us <= tx.now_us,
         )
-        .scalars()
-        .all()
+        .order_by(work.c.expires_at_us)
+        .limit(limit)
     )
+    if tx.lock_rows:
+        query = query.with_for_update(skip_locked=True)
+    seqs = tx.connection.execute(query).scalars().all()
     if not seqs:
         return 0
     return tx.connection.execute(
@@ -878,16 +894,15 @@ def sweep_expired(tx: Tx, limit: int) -> int:
 
 def sweep_completions(tx: Tx, cutoff_us: int, limit: int) -> int:
     """Delete completion-log entries older than `cutoff_us`, at most `limit`."""
-    sequences = (
-        tx.connection.execute(
-            select(completions.c.sequence)
-            .where(completions.c.finished_at_us < cutoff_us)
-            .order_by(completions.c.sequence)
-            .limit(limit)
-        )
-        .scalars()
-        .all()
+    query = (
+        select(completions.c.sequence)
+        .where(completions.c.finished_at_us < cutoff_us)
+        .order_by(completions.c.sequence)
+        .limit(limit)
     )
+    if tx.lock_rows:
+        query = query.with_for_update(skip_locked=True)
+    sequences = tx.connection.execute(query).scalars().all()
     if not sequences:
         return 0
     return tx.connection.execute(

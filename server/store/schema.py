@@ -41,9 +41,6 @@ pools = Table(
     Column("retry_max_backoff_us", BigInteger, nullable=True),
     # NULL keeps finished status forever.
     Column("status_ttl_us", BigInteger, nullable=True),
-    # Items of the normal lane leased right now; kept in the same transaction
-    # as every claim and every result so that max_parallelism holds.
-    Column("running_count", Integer, nullable=False, server_default="0"),
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
 )

@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("retry_base", sa.Float, nullable=False),
         sa.Column("retry_max_backoff_us", sa.BigInteger, nullable=True),
         sa.Column("status_ttl_us", sa.BigInteger, nullable=True),
-        sa.Column("running_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at_us", sa.BigInteger, nullable=False),
         sa.Column("updated_at_us", sa.BigInteger, nullable=False),
     )
