@@ -187,8 +187,10 @@ async def test_replicas_hold_parallelism_limit(spawn_server, database_url):
 
 
 async def test_killed_replica_loses_nothing(spawn_server, database_url):
-    """kill -9 one replica mid-run: every item finishes, each follow-up runs
-    once, and subscribers on the other replicas see every completion."""
+    """kill -9 one replica mid-run: every item finishes, one follow-up item is
+    created per item, and subscribers on the other replicas see every
+    completion. A follow-up runs again only as a new attempt, when the
+    replica died before its result was recorded."""
     replicas = await _start_replicas(spawn_server, database_url)
     client = workpool.AsyncClient(f"127.0.0.1:{replicas[1].port}")
     await client.create_pool("shared", max_parallelism=6, retry_by_default=True)
