@@ -542,17 +542,21 @@ def next_due_us(
     lease expiry, or the next status expiry.
     """
     times: list[int] = []
+    # One query per lane, so that each is a seek in work_ready_idx whatever
+    # the number of pending items.
     for pool_name, function in served:
-        value = connection.execute(
-            select(func.min(work.c.ready_at_us)).where(
-                work.c.pool == pool_name,
-                work.c.function == function,
-                work.c.state == WorkState.PENDING,
-                work.c.ready_at_us > now_us,
-            )
-        ).scalar()
-        if value is not None:
-            times.append(value)
+        for lane in Lane:
+            value = connection.execute(
+                select(func.min(work.c.ready_at_us)).where(
+                    work.c.pool == pool_name,
+                    work.c.function == function,
+                    work.c.lane == lane,
+                    work.c.state == WorkState.PENDING,
+                    work.c.ready_at_us > now_us,
+                )
+            ).scalar()
+            if value is not None:
+                times.append(value)
     for column, state in (
         (work.c.lease_expires_at_us, WorkState.RUNNING),
         (work.c.expires_at_us, WorkState.FINISHED),
