@@ -35,7 +35,10 @@ class Metrics:
         registry = self.registry
 
         self.enqueued = Counter(
-            "workpool_enqueued", "Work items accepted.", ["pool"], registry=registry
+            "workpool_enqueued",
+            "Work items accepted, follow-ups included.",
+            ["pool"],
+            registry=registry,
         )
         self.started = Counter(
             "workpool_started", "Attempts started.", ["pool"], registry=registry

@@ -1,0 +1,1 @@
+"""Benchmark of the Workpool server; run it with ``python bench/run.py``."""

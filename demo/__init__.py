@@ -1,0 +1,6 @@
+"""Workpool demo: email delivery and page scraping against local services.
+
+Run it with ``python -m demo``. It starts a Workpool server, an SMTP sink and
+a small website on 127.0.0.1, runs workers for both pools, shows progress and
+checks that every work item ended as expected.
+"""
