@@ -1,9 +1,12 @@
-"""Benchmark the Workpool server on SQLite, with the server in a subprocess.
+"""Benchmark the Workpool server, with servers and workers in subprocesses.
 
-Measures enqueue throughput by batch size, end-to-end throughput through
-worker processes, start latency on an idle pool, and both again with a large
-backlog of another function in the same pool. Each figure is measured several
-times; the median, min and max go to bench/results/ and to a table on stdout.
+On SQLite, measures enqueue throughput by batch size, end-to-end throughput
+through worker processes, start latency on an idle pool, and both again with a
+large backlog of another function in the same pool. On a throwaway PostgreSQL
+cluster, measures end-to-end throughput with 1, 2 and 3 server replicas and
+the CPU share of PostgreSQL, the servers, the workers and the client. Each
+figure is measured several times; the median, min and max go to
+bench/results/ and to a table on stdout.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ sys.path.insert(0, str(ROOT))
 import grpc  # noqa: E402
 
 import workpool  # noqa: E402
-from bench import scenarios  # noqa: E402
-from bench.processes import WorkerProcesses  # noqa: E402
+from bench import cpu, replicas, scenarios  # noqa: E402
+from bench.postgres import PostgresCluster, running_cluster  # noqa: E402
+from bench.processes import WorkerProcesses, connected_workers  # noqa: E402
 from demo.services import WorkpoolProcess  # noqa: E402
 
 T = TypeVar("T")
@@ -47,6 +51,11 @@ PRELOAD_TIMEOUT_SECONDS = 1_800.0
 # that neither the pool's parallelism nor a worker's capacity is the limit.
 WORKER_CAPACITY = 64
 POOL_PARALLELISM = 1_000
+
+# Replica counts of the PostgreSQL scenario, and its worker processes: 6 is a
+# multiple of every count, so each replica serves the same number of them.
+REPLICA_COUNTS = (1, 2, 3)
+REPLICA_WORKER_PROCESSES = 6
 
 
 @dataclass(frozen=True)
@@ -119,19 +128,22 @@ def running_server(folder: Path, name: str) -> Iterator[WorkpoolProcess]:
         server.stop()
 
 
-def create_pool(server: WorkpoolProcess, pool: str) -> None:
-    with workpool.Client(server.target) as client:
+def create_pool(target: str, pool: str) -> None:
+    with workpool.Client(target) as client:
         client.create_pool(pool, max_parallelism=POOL_PARALLELISM)
 
 
 @contextmanager
 def running_workers(
-    server: WorkpoolProcess, pool: str, count: int
+    targets: list[str], metrics_urls: list[str], pool: str
 ) -> Iterator[WorkerProcesses]:
-    """Run ``count`` worker processes for an existing pool."""
-    workers = WorkerProcesses(server.target, [pool], count, WORKER_CAPACITY)
+    """Run one worker process per target for an existing pool.
+
+    ``metrics_urls`` are those of every server the workers may connect to.
+    """
+    workers = WorkerProcesses(targets, [pool], WORKER_CAPACITY)
     try:
-        workers.start(server.metrics_url)
+        workers.start(metrics_urls)
         yield workers
     finally:
         workers.stop()
@@ -160,8 +172,8 @@ def bench_end_to_end(folder: Path, sizes: Sizes, figures: Figures) -> None:
         print(f"End-to-end throughput, worker processes: {count}", flush=True)
         scenario = f"end_to_end_{count}_worker{'s' if count > 1 else ''}"
         with running_server(folder, f"end-to-end-{count}") as server:
-            create_pool(server, "e2e")
-            with running_workers(server, "e2e", count):
+            create_pool(server.target, "e2e")
+            with running_workers([server.target] * count, [server.metrics_url], "e2e"):
                 asyncio.run(
                     _repeat_throughput(server.target, "e2e", sizes, figures, scenario)
                 )
@@ -211,8 +223,8 @@ def bench_idle_latency(folder: Path, sizes: Sizes, figures: Figures) -> None:
         flush=True,
     )
     with running_server(folder, "latency") as server:
-        create_pool(server, "latency")
-        with running_workers(server, "latency", 1):
+        create_pool(server.target, "latency")
+        with running_workers([server.target], [server.metrics_url], "latency"):
             asyncio.run(
                 _repeat_latency(
                     server.target, "latency", sizes, figures, "start_latency"
@@ -226,14 +238,14 @@ def bench_backlog(folder: Path, sizes: Sizes, figures: Figures) -> None:
             f"Dispatch with {backlog:,} pending items of another function", flush=True
         )
         with running_server(folder, f"backlog-{backlog}") as server:
-            create_pool(server, "backlog")
+            create_pool(server.target, "backlog")
             # The workers start after the preload, so that it competes with
             # nothing, and they never run the backlog's function.
             if backlog:
                 asyncio.run(_preload(server.target, backlog))
 
             name = f"backlog_{backlog}"
-            with running_workers(server, "backlog", 1):
+            with running_workers([server.target], [server.metrics_url], "backlog"):
                 asyncio.run(
                     _repeat_latency(
                         server.target, "backlog", sizes, figures, f"{name}_latency"
@@ -258,6 +270,65 @@ async def _preload(target: str, items: int) -> None:
     )
 
 
+def bench_postgres(folder: Path, sizes: Sizes, figures: Figures) -> None:
+    if not PostgresCluster.available():
+        print("PostgreSQL replicas: skipped, initdb or pg_ctl not found", flush=True)
+        return
+    with running_cluster() as cluster:
+        for count in REPLICA_COUNTS:
+            print(
+                f"PostgreSQL, server replicas: {count}, worker processes: "
+                f"{REPLICA_WORKER_PROCESSES}",
+                flush=True,
+            )
+            # A new database per replica count, so that earlier counts leave
+            # no rows behind.
+            database_url = cluster.create_database()
+            with replicas.running_replicas(database_url, count, folder) as servers:
+                create_pool(servers[0].target, "e2e")
+                targets = replicas.worker_targets(servers, REPLICA_WORKER_PROCESSES)
+                metrics_urls = [server.metrics_url for server in servers]
+                with running_workers(targets, metrics_urls, "e2e") as workers:
+                    spread = [connected_workers(url) for url in metrics_urls]
+                    print(f"  worker streams per replica: {spread}", flush=True)
+                    groups = {
+                        "postgres": cpu.Group((cluster.postmaster_pid(),)),
+                        "servers": cpu.Group(tuple(server.pid for server in servers)),
+                        "workers": cpu.Group(tuple(workers.pids)),
+                        "client": cpu.Group((os.getpid(),), descendants=False),
+                    }
+                    name = f"postgres_{count}_replica{'s' if count > 1 else ''}"
+                    asyncio.run(
+                        _repeat_replicas(
+                            servers[0].target, sizes, figures, name, groups
+                        )
+                    )
+
+
+async def _repeat_replicas(
+    target: str,
+    sizes: Sizes,
+    figures: Figures,
+    scenario: str,
+    groups: dict[str, cpu.Group],
+) -> None:
+    """Measure end-to-end throughput and CPU shares; the client uses ``target``."""
+    async with workpool.AsyncClient(target) as client:
+        channel = grpc_channel(target)
+        try:
+            for _ in range(sizes.repetitions):
+                rate, shares = await measure(
+                    replicas.measure_throughput_and_cpu(
+                        client, channel, "e2e", sizes.end_to_end_items, groups
+                    )
+                )
+                figures.add(f"{scenario}_throughput", rate, "items/s")
+                for group, share in shares.items():
+                    figures.add(f"{scenario}_cpu_{group}", share, "% of CPU")
+        finally:
+            await channel.close()
+
+
 def machine_description() -> str:
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as cpuinfo:
@@ -266,6 +337,11 @@ def machine_description() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}"
+
+
+def load_average() -> str:
+    """Return the 1, 5 and 15 minute load averages, as `uptime` shows them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def print_table(summary: dict[str, dict[str, float | str]]) -> None:
@@ -291,6 +367,7 @@ def main() -> int:
     output = RESULTS_DIR / ("quick.json" if options.quick else "latest.json")
 
     print(f"Machine: {machine_description()}")
+    print(f"Load average at start: {load_average()}")
     figures = Figures()
     started = time.monotonic()
     try:
@@ -300,6 +377,7 @@ def main() -> int:
             bench_end_to_end(folder, sizes, figures)
             bench_idle_latency(folder, sizes, figures)
             bench_backlog(folder, sizes, figures)
+            bench_postgres(folder, sizes, figures)
     except KeyboardInterrupt:
         print("\nInterrupted; the benchmark stopped every process it started.")
         return 130
@@ -309,7 +387,8 @@ def main() -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     output.write_text(json.dumps(summary, indent=2) + "\n")
     elapsed = time.monotonic() - started
-    print(f"\nWrote {output.relative_to(ROOT)} after {elapsed:.0f} s")
+    print(f"\nLoad average at end: {load_average()}")
+    print(f"Wrote {output.relative_to(ROOT)} after {elapsed:.0f} s")
     return 0
 
 

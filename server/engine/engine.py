@@ -101,6 +101,7 @@ class Engine:
         self._last_served: dict[str, int] = {}
         self._assignment_counter = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task] = set()
         self.replica_id = uuid.uuid4().hex[:12]
         # Set when the completion log may have grown; only used by replicas,
         # which read new entries back from the database in sequence order.
@@ -567,18 +568,23 @@ class Engine:
     async def _dispatch_loop(self) -> None:
         while True:
             self._wake.clear()
+            started_us = self.clock.now_us()
             try:
-                due_us = await self._dispatch_once()
+                delay_us = await self._dispatch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.error(
                     "dispatch failed", extra={"event": "dispatch_failed"}, exc_info=True
                 )
-                due_us = self.clock.now_us() + 1_000_000
+                delay_us = 1_000_000
             if self._wake.is_set():
                 continue
-            await self.clock.wait(self._wake, due_us)
+            # The delay was computed on the transaction's clock, which is the
+            # database's on PostgreSQL; waiting for a relative delay keeps a
+            # skewed host clock from waking this loop late.
+            deadline = None if delay_us is None else started_us + delay_us
+            await self.clock.wait(self._wake, deadline)
 
     def _worker_slots(self) -> list[WorkerSlots]:
         if not self._dispatching:
@@ -590,6 +596,7 @@ class Engine:
         ]
 
     async def _dispatch_once(self) -> int | None:
+        """Run one dispatch pass; return the delay until the next due event."""
         workers = self._worker_slots()
         served = {
             (pool, function)
@@ -615,14 +622,20 @@ class Engine:
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
             due = queries.next_due_us(tx.connection, tx.now_us, served)
+            if retention_us is not None:
+                oldest = queries.oldest_completion_us(tx.connection)
+                if oldest is not None:
+                    retention_due = oldest + retention_us
+                    due = retention_due if due is None else min(due, retention_due)
             more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
-            return assignments, due, more
+            delay = None if due is None else max(due - tx.now_us, 0)
+            return assignments, delay, more
 
-        assignments, due_us, more = await self._write(run)
+        assignments, delay_us, more = await self._write(run)
         self._deliver(assignments)
         if more:
             self._wake.set()
-        return due_us
+        return delay_us
 
     def _deliver(self, assignments: list) -> None:
         orphaned: set[str] = set()
@@ -642,9 +655,11 @@ class Engine:
 
         # The stream closed while the claim ran: end what it was just given.
         for owner in orphaned:
-            asyncio.create_task(
+            task = asyncio.create_task(
                 self._write(lambda tx, owner=owner: queries.release_owner(tx, owner))
             )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _gauge_loop(self) -> None:
         """Refresh the per-pool depth gauges, which need a full count."""

@@ -966,6 +966,10 @@ def read_completions(
     return [completion_from_mapping(dict(row._mapping)) for row in rows]
 
 
+def oldest_completion_us(connection: Connection) -> int | None:
+    return connection.execute(select(func.min(completions.c.finished_at_us))).scalar()
+
+
 def first_retained_sequence(connection: Connection) -> int | None:
     return connection.execute(select(func.min(completions.c.sequence))).scalar()
 
