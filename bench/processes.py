@@ -94,7 +94,7 @@ class ServerProcess:
     """A ``workpool serve`` subprocess on 127.0.0.1 with a given database URL.
 
     The SQLite scenarios use ``demo.services.WorkpoolProcess``, which always
-    opens a SQLite file; this one serves the PostgreSQL replicas.
+    opens a SQLite file. This class runs the PostgreSQL replicas.
     """
 
     def __init__(self, database_url: str, log_path: Path) -> None:

@@ -312,7 +312,7 @@ async def _repeat_replicas(
     scenario: str,
     groups: dict[str, cpu.Group],
 ) -> None:
-    """Measure end-to-end throughput and CPU shares; the client uses ``target``."""
+    """Measure end-to-end throughput and CPU shares. The client uses ``target``."""
     async with workpool.AsyncClient(target) as client:
         channel = grpc_channel(target)
         try:

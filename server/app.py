@@ -115,6 +115,7 @@ async def start_server(
             lock_rows=not sqlite,
             database_clock=database_clock,
             replicated=not sqlite,
+            completion_buffer=config.completion_buffer,
         ),
         writer=writer,
         reader=reader_engine,

@@ -59,6 +59,7 @@ class ServerConfig:
     max_batch_size: int = 10_000
     max_message_bytes: int = 64 * 1024 * 1024
     max_pool_labels: int = 200
+    completion_buffer: int = 20_000
     sqlite_synchronous: str = "FULL"
     log_level: str = "INFO"
     log_format: str = "text"
@@ -92,7 +93,12 @@ class ServerConfig:
             raise ConfigError(
                 "heartbeat_interval: must be above 0 and shorter than lease_duration"
             )
-        for name in ("max_payload_bytes", "max_batch_size", "max_message_bytes"):
+        for name in (
+            "max_payload_bytes",
+            "max_batch_size",
+            "max_message_bytes",
+            "completion_buffer",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be 1 or more")
         if self.max_payload_bytes * 2 + 4096 > self.max_message_bytes:
@@ -130,6 +136,7 @@ _PLAIN = {
     "max_batch_size": int,
     "max_message_bytes": int,
     "max_pool_labels": int,
+    "completion_buffer": int,
     "sqlite_synchronous": str,
     "log_level": str,
     "log_format": str,

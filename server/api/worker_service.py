@@ -57,6 +57,24 @@ def _check_hello(request: worker_service_pb2.WorkRequest) -> worker_service_pb2.
     return hello
 
 
+# Assignments per WorkResponse are capped by the size of their args, so a
+# message stays under gRPC's default 4 MiB receive limit of workers that keep
+# it. One assignment with the largest args still goes out alone.
+RESPONSE_ARGS_BYTES = 2 * 1024 * 1024
+
+
+def _split_by_size(outgoing: Outgoing) -> list[Outgoing]:
+    parts = [Outgoing(cancels=outgoing.cancels, acks=outgoing.acks)]
+    size = 0
+    for assignment in outgoing.assignments:
+        if parts[-1].assignments and size + len(assignment.args) > RESPONSE_ARGS_BYTES:
+            parts.append(Outgoing())
+            size = 0
+        parts[-1].assignments.append(assignment)
+        size += len(assignment.args)
+    return parts
+
+
 def _response(outgoing: Outgoing) -> worker_service_pb2.WorkResponse:
     reasons = {
         True: worker_service_pb2.CANCEL_REASON_LEASE_LOST,
@@ -106,6 +124,7 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
             list(hello.functions),
             hello.capacity,
         )
+        await self._warn_unknown_pools(session)
         reader = asyncio.create_task(self._read(session, request_iterator, context))
         try:
             yield worker_service_pb2.WorkResponse(
@@ -121,7 +140,8 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
                 outgoing = await session.next_outgoing()
                 if outgoing is None:
                     break
-                yield _response(outgoing)
+                for part in _split_by_size(outgoing):
+                    yield _response(part)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -135,6 +155,21 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
             )
         elif session.error is not None:
             await abort(context, session.error)
+
+    async def _warn_unknown_pools(self, session: WorkerSession) -> None:
+        """Log pools a worker serves that do not exist, likely misspelled."""
+        known = await self._engine.existing_pools(sorted(session.pools))
+        unknown = sorted(session.pools - known)
+        if unknown:
+            logger.warning(
+                "worker serves pools that do not exist",
+                extra={
+                    "event": "worker_unknown_pools",
+                    "worker_id": session.owner,
+                    "worker_name": session.name,
+                    "pools": ",".join(unknown),
+                },
+            )
 
     async def _read(
         self,

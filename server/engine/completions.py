@@ -13,7 +13,8 @@ DEFAULT_RING_ENTRIES = 20_000
 DEFAULT_RING_BYTES = 64 * 1024 * 1024
 
 
-def _size(record: CompletionRecord) -> int:
+def record_bytes(record: CompletionRecord) -> int:
+    """Estimate a completion's size in memory and on the wire."""
     return (
         200
         + len(record.outcome.return_value or b"")
@@ -36,6 +37,11 @@ class CompletionHub:
         self._changed = asyncio.Event()
         self.subscribers = 0
 
+    @property
+    def buffered(self) -> int:
+        """Number of recent completions held in memory."""
+        return len(self._ring)
+
     def reset(self, head: int) -> None:
         self._ring.clear()
         self._ring_bytes = 0
@@ -47,11 +53,11 @@ class CompletionHub:
             return
         for record in records:
             self._ring.append(record)
-            self._ring_bytes += _size(record)
+            self._ring_bytes += record_bytes(record)
         while self._ring and (
             len(self._ring) > self._max_entries or self._ring_bytes > self._max_bytes
         ):
-            self._ring_bytes -= _size(self._ring.popleft())
+            self._ring_bytes -= record_bytes(self._ring.popleft())
         self.head = records[-1].sequence
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,7 +22,11 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
 from workpool_server.clock import Clock
-from workpool_server.engine.completions import CompletionHub
+from workpool_server.engine.completions import (
+    DEFAULT_RING_ENTRIES,
+    CompletionHub,
+    record_bytes,
+)
 from workpool_server.engine.model import (
     AttemptReport,
     CancelOutcome,
@@ -57,6 +61,10 @@ MAINTENANCE_BATCH = 1_000
 CANCEL_ALL_PAGE = 500
 COMPLETION_PAGE = 1_000
 GAUGE_REFRESH_SECONDS = 5.0
+# Completions per WatchCompletions message are capped by size, so a message
+# stays under gRPC's default 4 MiB receive limit of clients that keep it.
+# One completion with the largest payloads still goes out alone.
+WATCH_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class EngineSettings:
     """Judge due times and leases by the database's clock, not this host's."""
     replicated: bool = False
     """Other replicas share the database: exchange LISTEN/NOTIFY messages."""
+    completion_buffer: int = DEFAULT_RING_ENTRIES
+    """Recent completions kept in memory for WatchCompletions streams."""
 
 
 class Engine:
@@ -86,7 +96,7 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
-        self.hub = CompletionHub()
+        self.hub = CompletionHub(max_entries=settings.completion_buffer)
         self._writer = writer
         self._reader = reader
         self._read_pool = ThreadPoolExecutor(4, thread_name_prefix="workpool-reader")
@@ -327,6 +337,9 @@ class Engine:
 
         return await self.read(load)
 
+    async def existing_pools(self, names: Sequence[str]) -> set[str]:
+        return await self.read(lambda c: queries.existing_pools(c, names))
+
     async def list_pools(self, after: str, limit: int) -> list[PoolSettings]:
         return await self.read(lambda c: queries.list_pools(c, after, limit))
 
@@ -534,8 +547,8 @@ class Engine:
                     if (not pool_filter or record.pool in pool_filter)
                     and (not id_filter or record.work_id in id_filter)
                 ]
-                if matched:
-                    yield self.hub.head, matched
+                for chunk in _chunks_by_size(matched, WATCH_MESSAGE_BYTES):
+                    yield self.hub.head, chunk
         finally:
             self.hub.subscribers -= 1
             self.metrics.watchers.dec()
@@ -694,6 +707,23 @@ class Engine:
             metrics.pending.labels(label).set(pending)
             metrics.running.labels(label).set(running)
             metrics.oldest_ready_age.labels(label).set(age)
+
+
+def _chunks_by_size(
+    records: list[CompletionRecord], limit: int
+) -> Iterator[list[CompletionRecord]]:
+    """Split records into runs of about `limit` bytes, at least one each."""
+    chunk: list[CompletionRecord] = []
+    size = 0
+    for record in records:
+        record_size = record_bytes(record)
+        if chunk and size + record_size > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(record)
+        size += record_size
+    if chunk:
+        yield chunk
 
 
 def _removed_error(after: int) -> OutOfRangeError:

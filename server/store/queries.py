@@ -200,6 +200,11 @@ def list_pools(connection: Connection, after: str, limit: int) -> list[PoolSetti
     return [pool_from_row(row) for row in rows]
 
 
+def existing_pools(connection: Connection, names: Sequence[str]) -> set[str]:
+    rows = connection.execute(select(pools.c.name).where(pools.c.name.in_(names)))
+    return set(rows.scalars())
+
+
 def pool_stats(connection: Connection, name: str) -> tuple[int, int]:
     """Return (pending, running) counts of one pool."""
     rows = connection.execute(
