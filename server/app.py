@@ -127,6 +127,10 @@ async def start_server(
         engine.enable_replication(sqlalchemy_url(config.database_url))
     for pool in config.pools:
         await engine.put_pool(pool)
+    if sqlite:
+        # One process owns a SQLite file, so every lease still held was
+        # handed out by an earlier process whose streams are gone.
+        await engine.recover_orphaned_leases()
     await engine.start()
 
     known_methods = {
@@ -139,6 +143,9 @@ async def start_server(
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
+            # gRPC shares a port between processes by default, so a second
+            # server on a busy port would start and take part of its calls.
+            ("grpc.so_reuseport", 0),
             *KEEPALIVE_OPTIONS,
         ],
     )

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from workpool_server.config import ConfigError, load_config, parse_duration_us
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -25,11 +27,44 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more: {text}")
+    return value
+
+
 def _json_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"invalid JSON: {error}") from None
+
+
+# Help for each `workpool serve` flag; every setting of the server has one.
+SERVE_FLAGS = {
+    "database_url": "sqlite:///PATH (default sqlite:///./workpool.db) or "
+    "postgresql://USER@HOST/DB",
+    "listen": "gRPC address (default 127.0.0.1:50051)",
+    "http_listen": "metrics address (default 127.0.0.1:9464; empty turns it off)",
+    "lease_duration": "lease length of an attempt (default 30s)",
+    "heartbeat_interval": "heartbeat period asked of workers (default 10s)",
+    "shutdown_grace": "time workers get to report after SIGTERM (default 10s)",
+    "completion_retention": "how long the completion log keeps entries (default 24h)",
+    "max_payload_bytes": "limit of args, context and return value, in bytes "
+    "(default 1048576)",
+    "max_batch_size": "items per EnqueueBatch and ids per StatusBatch (default 10000)",
+    "max_message_bytes": "gRPC message size limit in bytes (default 67108864)",
+    "max_pool_labels": "pools with metric series of their own (default 200)",
+    "completion_buffer": "recent completions kept in memory (default 20000)",
+    "sqlite_synchronous": "SQLite synchronous pragma: OFF, NORMAL, FULL or "
+    "EXTRA (default FULL)",
+    "log_level": "DEBUG, INFO, WARNING or ERROR (default INFO)",
+    "log_format": "text or json (default text)",
+}
 
 
 def _add_serve(commands: argparse._SubParsersAction) -> None:
@@ -38,38 +73,12 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
         help="run the server",
         description="Run the Workpool server. Each flag may also be set by a "
         "WORKPOOL_<NAME> environment variable or a key of the --config TOML file; "
-        "flags win over the environment, which wins over the file.",
+        "flags win over the environment, which wins over the file. Durations "
+        "take a unit (us, ms, s, m, h, d); a bare number is seconds.",
     )
     serve.add_argument("--config", help="TOML file with settings and [[pools]]")
-    serve.add_argument(
-        "--database-url",
-        help="sqlite:///PATH (default sqlite:///./workpool.db) or postgresql://...",
-    )
-    serve.add_argument("--listen", help="gRPC address (default 127.0.0.1:50051)")
-    serve.add_argument(
-        "--http-listen",
-        help="metrics address (default 127.0.0.1:9464; empty turns it off)",
-    )
-    serve.add_argument(
-        "--lease-duration", help="lease length of an attempt (default 30s)"
-    )
-    serve.add_argument(
-        "--heartbeat-interval", help="heartbeat period asked of workers (default 10s)"
-    )
-    serve.add_argument(
-        "--shutdown-grace",
-        help="time workers get to report after SIGTERM (default 10s)",
-    )
-    serve.add_argument(
-        "--completion-retention",
-        help="how long the completion log keeps entries (default 24h)",
-    )
-    serve.add_argument(
-        "--max-payload-bytes", help="limit of args, context and return value (1 MiB)"
-    )
-    serve.add_argument("--max-batch-size", help="items per EnqueueBatch (10000)")
-    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (INFO)")
-    serve.add_argument("--log-format", help="text or json (text)")
+    for name, help_text in SERVE_FLAGS.items():
+        serve.add_argument("--" + name.replace("_", "-"), dest=name, help=help_text)
 
 
 def _add_client_commands(commands: argparse._SubParsersAction) -> None:
@@ -104,7 +113,9 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
     watch.add_argument("--pool", action="append", default=[], dest="pools")
     watch.add_argument("--work-id", action="append", default=[], dest="work_ids")
     watch.add_argument("--after", type=int, help="replay after this sequence")
-    watch.add_argument("--count", type=int, help="stop after this many completions")
+    watch.add_argument(
+        "--count", type=_positive, help="stop after this many completions"
+    )
 
     pools = commands.add_parser("pools", help="list, show, create, update, delete")
     actions = pools.add_subparsers(dest="action", required=True)
@@ -168,22 +179,7 @@ def _serve(options: argparse.Namespace) -> int:
     from workpool_server.app import serve
     from workpool_server.logs import configure_logging
 
-    flags = {
-        name: getattr(options, name)
-        for name in (
-            "database_url",
-            "listen",
-            "http_listen",
-            "lease_duration",
-            "heartbeat_interval",
-            "shutdown_grace",
-            "completion_retention",
-            "max_payload_bytes",
-            "max_batch_size",
-            "log_level",
-            "log_format",
-        )
-    }
+    flags = {name: getattr(options, name) for name in SERVE_FLAGS}
     try:
         config = load_config(options.config, flags)
     except ConfigError as error:
@@ -197,6 +193,13 @@ def _serve(options: argparse.Namespace) -> int:
         pass
     except OSError as error:
         print(f"workpool: cannot start: {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(
+            f"workpool: cannot open the database {config.database_url!r}: "
+            f"{error.__class__.__name__}: {error.args[0] if error.args else error}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -224,8 +227,11 @@ def _run_client(options: argparse.Namespace) -> int:
             )
             _print({"work_id": work_id})
         elif command == "status":
-            for status in client.status_batch(options.work_ids):
+            statuses = client.status_batch(options.work_ids)
+            for status in statuses:
                 _print(status)
+            if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
+                return 1
         elif command == "cancel":
             _print({"outcome": client.cancel(options.work_id)})
         elif command == "cancel-all":
@@ -287,5 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except workpool.WorkpoolError as error:
         print(f"workpool: {error}", file=sys.stderr)
         return 1
+    except (TypeError, ValueError) as error:
+        # The SDK checks arguments before it sends them.
+        print(f"workpool: invalid argument: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

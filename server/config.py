@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from workpool_server.engine.model import (
     PoolSettings,
     RetryPolicy,
 )
+from workpool_server.limits import pool_settings_problems
 
 ENV_PREFIX = "WORKPOOL_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)?\s*$")
@@ -111,6 +113,10 @@ class ServerConfig:
                 "sqlite_synchronous: use OFF, NORMAL, FULL or EXTRA, got "
                 f"{self.sqlite_synchronous!r}"
             )
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(
+                f"log_level: use DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: use text or json, got {self.log_format!r}")
         return self
@@ -144,24 +150,28 @@ _PLAIN = {
 SETTING_NAMES = tuple(_PLAIN) + tuple(_DURATIONS)
 
 
-def _apply(config: ServerConfig, values: dict[str, Any], source: str) -> ServerConfig:
+def _apply(
+    config: ServerConfig, values: dict[str, Any], label: Callable[[str], str]
+) -> ServerConfig:
+    """Apply settings from one source; `label` spells a setting's name as
+    that source does, for error messages."""
     changes: dict[str, Any] = {}
     for name, raw in values.items():
         if raw is None:
             continue
         if name in _DURATIONS:
-            changes[_DURATIONS[name]] = parse_duration_us(raw, f"{source}{name}")
+            changes[_DURATIONS[name]] = parse_duration_us(raw, label(name))
         elif name in _PLAIN:
             try:
                 changes[name] = _PLAIN[name](raw)
             except ValueError:
                 raise ConfigError(
-                    f"{source}{name}: invalid value {raw!r}: expected "
+                    f"{label(name)}: invalid value {raw!r}: expected "
                     f"{_PLAIN[name].__name__}"
                 ) from None
         else:
             raise ConfigError(
-                f"{source}{name}: unknown setting: use one of "
+                f"{label(name)}: unknown setting: use one of "
                 f"{', '.join(sorted(SETTING_NAMES))}"
             )
     return replace(config, **changes)
@@ -169,6 +179,20 @@ def _apply(config: ServerConfig, values: dict[str, Any], source: str) -> ServerC
 
 def _pool_from_table(table: dict[str, Any], index: int) -> PoolSettings:
     where = f"pools[{index}]"
+    try:
+        settings = _read_pool_table(table, where)
+    except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"{where}: invalid value: {error}") from None
+    problems = pool_settings_problems(settings)
+    if problems:
+        setting, problem = problems[0]
+        raise ConfigError(f"{where}.{setting}: {problem}")
+    return settings
+
+
+def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
     known = {
         "name", "max_parallelism", "retry_by_default", "status_ttl",
         "keep_status_forever", "retry",
@@ -193,18 +217,12 @@ def _pool_from_table(table: dict[str, Any], index: int) -> PoolSettings:
             else None
         ),
     )
-    if policy.max_attempts < 1 or policy.base < 1:
-        raise ConfigError(
-            f"{where}.retry: max_attempts must be 1 or more and base 1 or more"
-        )
     ttl: int | None = DEFAULT_STATUS_TTL_US
     if table.get("keep_status_forever"):
         ttl = None
     elif "status_ttl" in table:
         ttl = parse_duration_us(table["status_ttl"], f"{where}.status_ttl")
     parallelism = int(table.get("max_parallelism", DEFAULT_MAX_PARALLELISM))
-    if parallelism < 0:
-        raise ConfigError(f"{where}.max_parallelism: must be 0 (paused) or more")
     return PoolSettings(
         name=name,
         max_parallelism=parallelism,
@@ -233,7 +251,7 @@ def load_config(
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config: invalid TOML in {path}: {error}") from None
         pool_tables = document.pop("pools", [])
-        config = _apply(config, document, f"{path}: ")
+        config = _apply(config, document, lambda name: f"{path}: {name}")
         config = replace(
             config,
             pools=tuple(
@@ -247,8 +265,8 @@ def load_config(
         for name in SETTING_NAMES
         if ENV_PREFIX + name.upper() in environ
     }
-    config = _apply(config, from_env, ENV_PREFIX)
-    config = _apply(config, flags, "--")
+    config = _apply(config, from_env, lambda name: ENV_PREFIX + name.upper())
+    config = _apply(config, flags, lambda name: "--" + name.replace("_", "-"))
     return config.validate()
 
 

@@ -84,8 +84,8 @@ async def test_flag_beats_env_beats_file(
     "flags, env, config_text, setting",
     [
         (["--lease-duration", "500ms"], {}, "", "lease_duration"),
-        (["--heartbeat-interval", "soon"], {}, "", "heartbeat_interval"),
-        ([], {"WORKPOOL_MAX_BATCH_SIZE": "many"}, "", "max_batch_size"),
+        (["--heartbeat-interval", "soon"], {}, "", "--heartbeat-interval"),
+        ([], {"WORKPOOL_MAX_BATCH_SIZE": "many"}, "", "WORKPOOL_MAX_BATCH_SIZE"),
         ([], {"WORKPOOL_HTTP_LISTEN": "nowhere"}, "", "http_listen"),
         ([], {}, 'log_format = "xml"\n', "log_format"),
         ([], {}, 'lease_time = "5s"\n', "lease_time"),

@@ -16,7 +16,6 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from workpool.v1 import types_pb2, worker_service_pb2
 from workpool_server.clock import from_micros
 from workpool_server.engine.model import (
-    DEFAULT_MAX_PARALLELISM,
     DEFAULT_STATUS_TTL_US,
     AttemptReport,
     CompletionRecord,
@@ -36,18 +35,22 @@ from workpool_server.errors import (
     invalid,
 )
 from workpool_server.ids import is_valid_work_id
+from workpool_server.limits import (
+    FUNCTION_NAME_RULE,
+    MAX_ATTEMPTS_LIMIT,
+    MAX_ERROR_CHARS,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_PARALLELISM_LIMIT,
+    MAX_SCHEDULE_AHEAD_US,
+    MAX_STATUS_TTL_US,
+    MAX_WORKER_CAPACITY,
+    MAX_WORKER_NAME,
+    POOL_NAME_RULE,
+    is_function_name,
+    is_pool_name,
+)
 
-POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,255}$")
-MAX_IDEMPOTENCY_KEY = 256
-MAX_ATTEMPTS_LIMIT = 10_000
-MAX_PARALLELISM_LIMIT = 100_000
-# run_at and run_after may reach at most this far ahead.
-MAX_SCHEDULE_AHEAD_US = 366 * 24 * 3600 * 1_000_000
-MAX_STATUS_TTL_US = 3650 * 24 * 3600 * 1_000_000
-MAX_ERROR_CHARS = 16 * 1024
-MAX_WORKER_NAME = 256
-MAX_WORKER_CAPACITY = 10_000
+__all__ = ["MAX_WORKER_CAPACITY", "MAX_WORKER_NAME"]
 
 _MAX_DURATION_SECONDS = 315_576_000_000
 _MIN_TIMESTAMP_SECONDS = -62_135_596_800
@@ -66,23 +69,17 @@ class Limits:
 def check_pool_name(name: str, field: str) -> str:
     if not name:
         raise invalid(field, 'is required: name the pool, such as "emails"')
-    if not POOL_NAME.match(name):
-        raise invalid(
-            field,
-            f"invalid pool name {name[:140]!r}: use 1 to 128 letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit",
-        )
+    if not is_pool_name(name):
+        raise invalid(field, f"invalid pool name {name[:140]!r}: {POOL_NAME_RULE}")
     return name
 
 
 def check_function_name(name: str, field: str) -> str:
     if not name:
         raise invalid(field, 'is required: name the function, such as "email.send"')
-    if not FUNCTION_NAME.match(name):
+    if not is_function_name(name):
         raise invalid(
-            field,
-            f"invalid function name {name[:270]!r}: use 1 to 256 letters, digits, "
-            "'_', '.', ':', '/' or '-', starting with a letter or '_'",
+            field, f"invalid function name {name[:270]!r}: {FUNCTION_NAME_RULE}"
         )
     return name
 
@@ -144,6 +141,12 @@ def payload_bytes(
     if not present:
         return None
     data = message.SerializeToString()
+    if _may_hold_non_finite(data) and _has_non_finite(message):
+        raise invalid(
+            field,
+            "contains NaN or an infinite number, which JSON cannot represent: "
+            "send it as a string or null",
+        )
     if len(data) > limits.max_payload_bytes:
         raise LimitExceededError(
             field,
@@ -152,6 +155,29 @@ def payload_bytes(
             "reference",
         )
     return data
+
+
+# A little-endian double is NaN or infinite when its top 12 bits are all set,
+# so its last two bytes match this; payloads without it need no walk.
+_NON_FINITE_TAIL = re.compile(rb"[\xf0-\xff][\x7f\xff]")
+
+
+def _may_hold_non_finite(data: bytes) -> bool:
+    return _NON_FINITE_TAIL.search(data) is not None
+
+
+def _has_non_finite(value: struct_pb2.Value) -> bool:
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        kind = current.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(current.number_value):
+            return True
+        if kind == "struct_value":
+            stack.extend(current.struct_value.fields.values())
+        elif kind == "list_value":
+            stack.extend(current.list_value.values)
+    return False
 
 
 def value_from_bytes(data: bytes | None) -> struct_pb2.Value | None:
@@ -277,11 +303,15 @@ def new_work(
             )
 
     key = spec.idempotency_key or None
-    if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable()):
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise invalid(
             f"{field}.idempotency_key",
-            f"must be at most {MAX_IDEMPOTENCY_KEY} printable characters, "
-            f"got {len(key)} characters",
+            f"must be at most {MAX_IDEMPOTENCY_KEY} characters, got {len(key)}",
+        )
+    if key is not None and not key.isprintable():
+        raise invalid(
+            f"{field}.idempotency_key",
+            "contains a control character: use printable characters only",
         )
 
     return NewWork(
@@ -408,12 +438,22 @@ def attempt_report(
     check_work_id(message.work_id, f"{field}.work_id")
     which = message.WhichOneof("outcome")
     if which == "success":
-        value = payload_bytes(
-            message.success.return_value,
-            message.success.HasField("return_value"),
-            f"{field}.success.return_value",
-            limits,
-        )
+        try:
+            value = payload_bytes(
+                message.success.return_value,
+                message.success.HasField("return_value"),
+                f"{field}.success.return_value",
+                limits,
+            )
+        except (InvalidArgumentError, LimitExceededError) as error:
+            # The same code would return the same value again, so the attempt
+            # fails for good, and the worker's other attempts go on.
+            outcome = Outcome(
+                ResultKind.FAILURE,
+                error=f"return value rejected: {error}",
+                non_retryable=True,
+            )
+            return AttemptReport(message.work_id, message.attempt, outcome)
         outcome = Outcome(ResultKind.SUCCESS, return_value=value)
     elif which == "failure":
         error = message.failure.error[:MAX_ERROR_CHARS] or "failed without a message"
@@ -499,6 +539,3 @@ def pool_message(settings: PoolSettings) -> types_pb2.Pool:
 
 def micros_to_datetime_text(micros: int) -> str:
     return from_micros(micros).isoformat()
-
-
-__all__ = ["DEFAULT_MAX_PARALLELISM"]

@@ -36,12 +36,13 @@ def guard(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] 
 
 
 def undecodable_error(request: UndecodableRequest) -> InvalidArgumentError:
-    # Each JSON level of a google.protobuf.Value costs three protobuf levels,
-    # and the decoder stops at 100.
+    # A JSON object level of a google.protobuf.Value costs three protobuf
+    # levels (Value, Struct, map entry) and an array level two.
     return invalid(
         "request",
-        "cannot be decoded: values may nest at most 32 levels deep, and every "
-        f"string must be valid UTF-8 ({request.error})",
+        "cannot be decoded: nesting is limited to 100 protobuf levels, about 32 "
+        "levels of JSON objects or 48 of arrays, and every string must be valid "
+        f"UTF-8 ({request.error})",
     )
 
 

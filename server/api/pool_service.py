@@ -48,6 +48,8 @@ class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
             raise invalid(
                 "page_size", f"must be between 0 and {MAX_PAGE_SIZE}, got {size}"
             )
+        if request.page_token:
+            convert.check_pool_name(request.page_token, "page_token")
         pools = await self._engine.list_pools(request.page_token, size + 1)
         next_token = pools[size - 1].name if len(pools) > size else ""
         return pool_service_pb2.ListPoolsResponse(
@@ -66,6 +68,11 @@ class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
                     f"unknown or read-only field {path!r}: use one of "
                     f"{', '.join(sorted(_UPDATABLE))}",
                 )
+        if "max_parallelism" in paths and not request.pool.HasField("max_parallelism"):
+            raise invalid(
+                "pool.max_parallelism",
+                "is named in update_mask but not set: set it, 0 to pause the pool",
+            )
         # Validate the request before touching the stored pool.
         requested = convert.pool_settings(request.pool, "pool", PoolSettings(name=name))
 

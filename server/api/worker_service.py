@@ -16,7 +16,6 @@ from workpool_server.api.errors import abort
 from workpool_server.engine.engine import Engine
 from workpool_server.engine.sessions import Outgoing, WorkerSession
 from workpool_server.errors import (
-    InvalidArgumentError,
     UnavailableError,
     WorkpoolError,
     invalid,
@@ -53,6 +52,11 @@ def _check_hello(request: worker_service_pb2.WorkRequest) -> worker_service_pb2.
         raise invalid(
             "hello.worker_name",
             f"must be at most {convert.MAX_WORKER_NAME} characters",
+        )
+    if not hello.worker_name.isprintable():
+        raise invalid(
+            "hello.worker_name",
+            "contains a control character: use printable characters only",
         )
     return hello
 
@@ -199,7 +203,7 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
                     for index, work_id in enumerate(request.heartbeat.work_ids):
                         convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
                     await engine.heartbeat(session, list(request.heartbeat.work_ids))
-        except InvalidArgumentError as error:
+        except WorkpoolError as error:
             session.error = error
         except asyncio.CancelledError:
             raise

@@ -448,6 +448,15 @@ class Engine:
         )
         return session
 
+    async def recover_orphaned_leases(self) -> None:
+        """End every running attempt as lost; only for a single server."""
+        count = await self._write(queries.release_all)
+        if count:
+            logger.warning(
+                "attempts of a previous server process recovered",
+                extra={"event": "orphans_recovered", "attempts": count},
+            )
+
     async def close_session(self, session: WorkerSession) -> None:
         """Forget a closed stream and end the attempts it still holds.
 

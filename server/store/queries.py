@@ -771,6 +771,24 @@ def release_owner(tx: Tx, owner: str) -> int:
     return _fail_running(tx, seqs, WORKER_LOST)
 
 
+SERVER_RESTARTED = (
+    "server restarted: the attempt's worker stream ended with the previous "
+    "server process, so its lease was released"
+)
+
+
+def release_all(tx: Tx) -> int:
+    """End every running attempt, as a restarted single server must."""
+    seqs = (
+        tx.connection.execute(
+            select(work.c.seq).where(work.c.state == WorkState.RUNNING)
+        )
+        .scalars()
+        .all()
+    )
+    return _fail_running(tx, seqs, SERVER_RESTARTED)
+
+
 def expire_leases(tx: Tx, limit: int) -> int:
     """End attempts whose lease ran out, oldest first, at most `limit`."""
     query = (
