@@ -68,10 +68,10 @@ $(BUF_STAMP): $(BUF_DIR)/package.json $(BUF_DIR)/package-lock.json
 serve: venv
 	$(VENV)/bin/workpool serve $(SERVE_ARGS)
 
-gen: venv
+gen: venv $(BUF_STAMP)
 	bash scripts/gen_python.sh
 
-check-gen: venv
+check-gen: venv $(BUF_STAMP)
 	bash scripts/check_generated.sh
 
 buf-lint: $(BUF_STAMP)

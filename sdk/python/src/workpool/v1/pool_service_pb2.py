@@ -26,7 +26,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from workpool.v1 import types_pb2 as workpool_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eworkpool/v1/pool_service.proto\x12\x0bworkpool.v1\x1a google/protobuf/field_mask.proto\x1a\x17workpool/v1/types.proto\"4\n\x11\x43reatePoolRequest\x12\x1f\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.Pool\"5\n\x12\x43reatePoolResponse\x12\x1f\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.Pool\"\x1e\n\x0eGetPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Y\n\x0fGetPoolResponse\x12\x1f\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.Pool\x12%\n\x05stats\x18\x02 \x01(\x0b\x32\x16.workpool.v1.PoolStats\"9\n\x10ListPoolsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x11ListPoolsResponse\x12 \n\x05pools\x18\x01 \x03(\x0b\x32\x11.workpool.v1.Pool\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x11UpdatePoolRequest\x12\x1f\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.Pool\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"5\n\x12UpdatePoolResponse\x12\x1f\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.Pool\"!\n\x11\x44\x65letePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12\x44\x65letePoolResponse2\x8c\x03\n\x0bPoolService\x12M\n\nCreatePool\x12\x1e.workpool.v1.CreatePoolRequest\x1a\x1f.workpool.v1.CreatePoolResponse\x12\x44\n\x07GetPool\x12\x1b.workpool.v1.GetPoolRequest\x1a\x1c.workpool.v1.GetPoolResponse\x12J\n\tListPools\x12\x1d.workpool.v1.ListPoolsRequest\x1a\x1e.workpool.v1.ListPoolsResponse\x12M\n\nUpdatePool\x12\x1e.workpool.v1.UpdatePoolRequest\x1a\x1f.workpool.v1.UpdatePoolResponse\x12M\n\nDeletePool\x12\x1e.workpool.v1.DeletePoolRequest\x1a\x1f.workpool.v1.DeletePoolResponseBS\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eworkpool/v1/pool_service.proto\x12\x0bworkpool.v1\x1a google/protobuf/field_mask.proto\x1a\x17workpool/v1/types.proto\":\n\x11\x43reatePoolRequest\x12%\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.PoolR\x04pool\";\n\x12\x43reatePoolResponse\x12%\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.PoolR\x04pool\"$\n\x0eGetPoolRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"f\n\x0fGetPoolResponse\x12%\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.PoolR\x04pool\x12,\n\x05stats\x18\x02 \x01(\x0b\x32\x16.workpool.v1.PoolStatsR\x05stats\"N\n\x10ListPoolsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"d\n\x11ListPoolsResponse\x12\'\n\x05pools\x18\x01 \x03(\x0b\x32\x11.workpool.v1.PoolR\x05pools\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"w\n\x11UpdatePoolRequest\x12%\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.PoolR\x04pool\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\";\n\x12UpdatePoolResponse\x12%\n\x04pool\x18\x01 \x01(\x0b\x32\x11.workpool.v1.PoolR\x04pool\"\'\n\x11\x44\x65letePoolRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"\x14\n\x12\x44\x65letePoolResponse2\x8c\x03\n\x0bPoolService\x12M\n\nCreatePool\x12\x1e.workpool.v1.CreatePoolRequest\x1a\x1f.workpool.v1.CreatePoolResponse\x12\x44\n\x07GetPool\x12\x1b.workpool.v1.GetPoolRequest\x1a\x1c.workpool.v1.GetPoolResponse\x12J\n\tListPools\x12\x1d.workpool.v1.ListPoolsRequest\x1a\x1e.workpool.v1.ListPoolsResponse\x12M\n\nUpdatePool\x12\x1e.workpool.v1.UpdatePoolRequest\x1a\x1f.workpool.v1.UpdatePoolResponse\x12M\n\nDeletePool\x12\x1e.workpool.v1.DeletePoolRequest\x1a\x1f.workpool.v1.DeletePoolResponseBS\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.workpool.v1P\001Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1'
   _globals['_CREATEPOOLREQUEST']._serialized_start=106
-  _globals['_CREATEPOOLREQUEST']._serialized_end=158
-  _globals['_CREATEPOOLRESPONSE']._serialized_start=160
-  _globals['_CREATEPOOLRESPONSE']._serialized_end=213
-  _globals['_GETPOOLREQUEST']._serialized_start=215
-  _globals['_GETPOOLREQUEST']._serialized_end=245
-  _globals['_GETPOOLRESPONSE']._serialized_start=247
-  _globals['_GETPOOLRESPONSE']._serialized_end=336
-  _globals['_LISTPOOLSREQUEST']._serialized_start=338
-  _globals['_LISTPOOLSREQUEST']._serialized_end=395
-  _globals['_LISTPOOLSRESPONSE']._serialized_start=397
-  _globals['_LISTPOOLSRESPONSE']._serialized_end=475
-  _globals['_UPDATEPOOLREQUEST']._serialized_start=477
-  _globals['_UPDATEPOOLREQUEST']._serialized_end=578
-  _globals['_UPDATEPOOLRESPONSE']._serialized_start=580
-  _globals['_UPDATEPOOLRESPONSE']._serialized_end=633
-  _globals['_DELETEPOOLREQUEST']._serialized_start=635
-  _globals['_DELETEPOOLREQUEST']._serialized_end=668
-  _globals['_DELETEPOOLRESPONSE']._serialized_start=670
-  _globals['_DELETEPOOLRESPONSE']._serialized_end=690
-  _globals['_POOLSERVICE']._serialized_start=693
-  _globals['_POOLSERVICE']._serialized_end=1089
+  _globals['_CREATEPOOLREQUEST']._serialized_end=164
+  _globals['_CREATEPOOLRESPONSE']._serialized_start=166
+  _globals['_CREATEPOOLRESPONSE']._serialized_end=225
+  _globals['_GETPOOLREQUEST']._serialized_start=227
+  _globals['_GETPOOLREQUEST']._serialized_end=263
+  _globals['_GETPOOLRESPONSE']._serialized_start=265
+  _globals['_GETPOOLRESPONSE']._serialized_end=367
+  _globals['_LISTPOOLSREQUEST']._serialized_start=369
+  _globals['_LISTPOOLSREQUEST']._serialized_end=447
+  _globals['_LISTPOOLSRESPONSE']._serialized_start=449
+  _globals['_LISTPOOLSRESPONSE']._serialized_end=549
+  _globals['_UPDATEPOOLREQUEST']._serialized_start=551
+  _globals['_UPDATEPOOLREQUEST']._serialized_end=670
+  _globals['_UPDATEPOOLRESPONSE']._serialized_start=672
+  _globals['_UPDATEPOOLRESPONSE']._serialized_end=731
+  _globals['_DELETEPOOLREQUEST']._serialized_start=733
+  _globals['_DELETEPOOLREQUEST']._serialized_end=772
+  _globals['_DELETEPOOLRESPONSE']._serialized_start=774
+  _globals['_DELETEPOOLRESPONSE']._serialized_end=794
+  _globals['_POOLSERVICE']._serialized_start=797
+  _globals['_POOLSERVICE']._serialized_end=1193
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17workpool/v1/types.proto\x12\x0bworkpool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n\x0bRetryPolicy\x12\x19\n\x0cmax_attempts\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x32\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\x04\x62\x61se\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12.\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_max_attemptsB\x07\n\x05_base\"G\n\nOnComplete\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12\'\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\"\xc7\x02\n\x08WorkSpec\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12$\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x17\n\rretry_enabled\x18\x03 \x01(\x08H\x00\x12\x30\n\x0cretry_policy\x18\x04 \x01(\x0b\x32\x18.workpool.v1.RetryPolicyH\x00\x12,\n\x0bon_complete\x18\x05 \x01(\x0b\x32\x17.workpool.v1.OnComplete\x12,\n\x06run_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x12.\n\trun_after\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationH\x01\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\tB\x07\n\x05retryB\n\n\x08schedule\"7\n\x07Success\x12,\n\x0creturn_value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\"/\n\x07\x46\x61ilure\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x15\n\rnon_retryable\x18\x02 \x01(\x08\"\n\n\x08\x43\x61nceled\"\x90\x01\n\x06Result\x12\'\n\x07success\x18\x01 \x01(\x0b\x32\x14.workpool.v1.SuccessH\x00\x12\'\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x14.workpool.v1.FailureH\x00\x12)\n\x08\x63\x61nceled\x18\x03 \x01(\x0b\x32\x15.workpool.v1.CanceledH\x00\x42\t\n\x07outcome\"\xc8\x02\n\nWorkStatus\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.workpool.v1.WorkState\x12\x19\n\x11previous_attempts\x18\x03 \x01(\x05\x12#\n\x06result\x18\x04 \x01(\x0b\x32\x13.workpool.v1.Result\x12\x0c\n\x04pool\x18\x05 \x01(\t\x12\x10\n\x08\x66unction\x18\x06 \x01(\t\x12/\n\x0b\x65nqueued_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08ready_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\n \x01(\t\"\xe0\x01\n\nCompletion\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07work_id\x18\x02 \x01(\t\x12\x0c\n\x04pool\x18\x03 \x01(\t\x12\x10\n\x08\x66unction\x18\x04 \x01(\t\x12#\n\x06result\x18\x05 \x01(\x0b\x32\x13.workpool.v1.Result\x12\'\n\x07\x63ontext\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x01\n\x04Pool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x0fmax_parallelism\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x10retry_by_default\x18\x03 \x01(\x08\x12/\n\rdefault_retry\x18\x04 \x01(\x0b\x32\x18.workpool.v1.RetryPolicy\x12-\n\nstatus_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13keep_status_forever\x18\x06 \x01(\x08\x42\x12\n\x10_max_parallelism\"9\n\tPoolStats\x12\x15\n\rpending_count\x18\x01 \x01(\x03\x12\x15\n\rrunning_count\x18\x02 \x01(\x03*\x8a\x01\n\tWorkState\x12\x1a\n\x16WORK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12WORK_STATE_PENDING\x10\x01\x12\x16\n\x12WORK_STATE_RUNNING\x10\x02\x12\x17\n\x13WORK_STATE_FINISHED\x10\x03\x12\x18\n\x14WORK_STATE_NOT_FOUND\x10\x04\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17workpool/v1/types.proto\x12\x0bworkpool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x01\n\x0bRetryPolicy\x12&\n\x0cmax_attempts\x18\x01 \x01(\x05H\x00R\x0bmaxAttempts\x88\x01\x01\x12\x42\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0einitialBackoff\x12\x17\n\x04\x62\x61se\x18\x03 \x01(\x01H\x01R\x04\x62\x61se\x88\x01\x01\x12:\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\nmaxBackoffB\x0f\n\r_max_attemptsB\x07\n\x05_base\"Z\n\nOnComplete\x12\x1a\n\x08\x66unction\x18\x01 \x01(\tR\x08\x66unction\x12\x30\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07\x63ontext\"\x9f\x03\n\x08WorkSpec\x12\x1a\n\x08\x66unction\x18\x01 \x01(\tR\x08\x66unction\x12*\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x61rgs\x12%\n\rretry_enabled\x18\x03 \x01(\x08H\x00R\x0cretryEnabled\x12=\n\x0cretry_policy\x18\x04 \x01(\x0b\x32\x18.workpool.v1.RetryPolicyH\x00R\x0bretryPolicy\x12\x38\n\x0bon_complete\x18\x05 \x01(\x0b\x32\x17.workpool.v1.OnCompleteR\nonComplete\x12\x33\n\x06run_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01R\x05runAt\x12\x38\n\trun_after\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationH\x01R\x08runAfter\x12\'\n\x0fidempotency_key\x18\x08 \x01(\tR\x0eidempotencyKeyB\x07\n\x05retryB\n\n\x08schedule\"D\n\x07Success\x12\x39\n\x0creturn_value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x0breturnValue\"D\n\x07\x46\x61ilure\x12\x14\n\x05\x65rror\x18\x01 \x01(\tR\x05\x65rror\x12#\n\rnon_retryable\x18\x02 \x01(\x08R\x0cnonRetryable\"\n\n\x08\x43\x61nceled\"\xac\x01\n\x06Result\x12\x30\n\x07success\x18\x01 \x01(\x0b\x32\x14.workpool.v1.SuccessH\x00R\x07success\x12\x30\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x14.workpool.v1.FailureH\x00R\x07\x66\x61ilure\x12\x33\n\x08\x63\x61nceled\x18\x03 \x01(\x0b\x32\x15.workpool.v1.CanceledH\x00R\x08\x63\x61nceledB\t\n\x07outcome\"\xad\x03\n\nWorkStatus\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x16.workpool.v1.WorkStateR\x05state\x12+\n\x11previous_attempts\x18\x03 \x01(\x05R\x10previousAttempts\x12+\n\x06result\x18\x04 \x01(\x0b\x32\x13.workpool.v1.ResultR\x06result\x12\x12\n\x04pool\x18\x05 \x01(\tR\x04pool\x12\x1a\n\x08\x66unction\x18\x06 \x01(\tR\x08\x66unction\x12;\n\x0b\x65nqueued_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nenqueuedAt\x12\x35\n\x08ready_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07readyAt\x12;\n\x0b\x66inished_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12\x1d\n\nlast_error\x18\n \x01(\tR\tlastError\"\xa9\x02\n\nCompletion\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12\x17\n\x07work_id\x18\x02 \x01(\tR\x06workId\x12\x12\n\x04pool\x18\x03 \x01(\tR\x04pool\x12\x1a\n\x08\x66unction\x18\x04 \x01(\tR\x08\x66unction\x12+\n\x06result\x18\x05 \x01(\x0b\x32\x13.workpool.v1.ResultR\x06result\x12\x30\n\x07\x63ontext\x18\x06 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07\x63ontext\x12\x1a\n\x08\x61ttempts\x18\x07 \x01(\x05R\x08\x61ttempts\x12;\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\"\xaf\x02\n\x04Pool\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12,\n\x0fmax_parallelism\x18\x02 \x01(\x05H\x00R\x0emaxParallelism\x88\x01\x01\x12(\n\x10retry_by_default\x18\x03 \x01(\x08R\x0eretryByDefault\x12=\n\rdefault_retry\x18\x04 \x01(\x0b\x32\x18.workpool.v1.RetryPolicyR\x0c\x64\x65\x66\x61ultRetry\x12\x38\n\nstatus_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\tstatusTtl\x12.\n\x13keep_status_forever\x18\x06 \x01(\x08R\x11keepStatusForeverB\x12\n\x10_max_parallelism\"U\n\tPoolStats\x12#\n\rpending_count\x18\x01 \x01(\x03R\x0cpendingCount\x12#\n\rrunning_count\x18\x02 \x01(\x03R\x0crunningCount*\x8a\x01\n\tWorkState\x12\x1a\n\x16WORK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12WORK_STATE_PENDING\x10\x01\x12\x16\n\x12WORK_STATE_RUNNING\x10\x02\x12\x17\n\x13WORK_STATE_FINISHED\x10\x03\x12\x18\n\x14WORK_STATE_NOT_FOUND\x10\x04\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'workpool.v1.types_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.workpool.v1P\001Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1'
-  _globals['_WORKSTATE']._serialized_start=1833
-  _globals['_WORKSTATE']._serialized_end=1971
+  _globals['_WORKSTATE']._serialized_start=2333
+  _globals['_WORKSTATE']._serialized_end=2471
   _globals['_RETRYPOLICY']._serialized_start=136
-  _globals['_RETRYPOLICY']._serialized_end=321
-  _globals['_ONCOMPLETE']._serialized_start=323
-  _globals['_ONCOMPLETE']._serialized_end=394
-  _globals['_WORKSPEC']._serialized_start=397
-  _globals['_WORKSPEC']._serialized_end=724
-  _globals['_SUCCESS']._serialized_start=726
-  _globals['_SUCCESS']._serialized_end=781
-  _globals['_FAILURE']._serialized_start=783
-  _globals['_FAILURE']._serialized_end=830
-  _globals['_CANCELED']._serialized_start=832
-  _globals['_CANCELED']._serialized_end=842
-  _globals['_RESULT']._serialized_start=845
-  _globals['_RESULT']._serialized_end=989
-  _globals['_WORKSTATUS']._serialized_start=992
-  _globals['_WORKSTATUS']._serialized_end=1320
-  _globals['_COMPLETION']._serialized_start=1323
-  _globals['_COMPLETION']._serialized_end=1547
-  _globals['_POOL']._serialized_start=1550
-  _globals['_POOL']._serialized_end=1771
-  _globals['_POOLSTATS']._serialized_start=1773
-  _globals['_POOLSTATS']._serialized_end=1830
+  _globals['_RETRYPOLICY']._serialized_end=368
+  _globals['_ONCOMPLETE']._serialized_start=370
+  _globals['_ONCOMPLETE']._serialized_end=460
+  _globals['_WORKSPEC']._serialized_start=463
+  _globals['_WORKSPEC']._serialized_end=878
+  _globals['_SUCCESS']._serialized_start=880
+  _globals['_SUCCESS']._serialized_end=948
+  _globals['_FAILURE']._serialized_start=950
+  _globals['_FAILURE']._serialized_end=1018
+  _globals['_CANCELED']._serialized_start=1020
+  _globals['_CANCELED']._serialized_end=1030
+  _globals['_RESULT']._serialized_start=1033
+  _globals['_RESULT']._serialized_end=1205
+  _globals['_WORKSTATUS']._serialized_start=1208
+  _globals['_WORKSTATUS']._serialized_end=1637
+  _globals['_COMPLETION']._serialized_start=1640
+  _globals['_COMPLETION']._serialized_end=1937
+  _globals['_POOL']._serialized_start=1940
+  _globals['_POOL']._serialized_end=2243
+  _globals['_POOLSTATS']._serialized_start=2245
+  _globals['_POOLSTATS']._serialized_end=2330
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from workpool.v1 import types_pb2 as workpool_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"workpool/v1/workpool_service.proto\x12\x0bworkpool.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17workpool/v1/types.proto\"C\n\x0e\x45nqueueRequest\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12#\n\x04work\x18\x02 \x01(\x0b\x32\x15.workpool.v1.WorkSpec\"U\n\x0f\x45nqueueResponse\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\x12\x1b\n\x13\x63ompletion_sequence\x18\x03 \x01(\x03\"H\n\x13\x45nqueueBatchRequest\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12#\n\x04work\x18\x02 \x03(\x0b\x32\x15.workpool.v1.WorkSpec\"E\n\x14\x45nqueueBatchResponse\x12\x10\n\x08work_ids\x18\x01 \x03(\t\x12\x1b\n\x13\x63ompletion_sequence\x18\x02 \x01(\x03\" \n\rStatusRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\"9\n\x0eStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.workpool.v1.WorkStatus\"&\n\x12StatusBatchRequest\x12\x10\n\x08work_ids\x18\x01 \x03(\t\"@\n\x13StatusBatchResponse\x12)\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.workpool.v1.WorkStatus\" \n\rCancelRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\"=\n\x0e\x43\x61ncelResponse\x12+\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.workpool.v1.CancelOutcome\" \n\x10\x43\x61ncelAllRequest\x12\x0c\n\x04pool\x18\x01 \x01(\t\"K\n\x11\x43\x61ncelAllResponse\x12\x16\n\x0e\x63\x61nceled_count\x18\x01 \x01(\x03\x12\x1e\n\x16\x63\x61ncel_requested_count\x18\x02 \x01(\x03\"j\n\x17WatchCompletionsRequest\x12\r\n\x05pools\x18\x01 \x03(\t\x12\x10\n\x08work_ids\x18\x02 \x03(\t\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_after_sequence\"\x8c\x01\n\x18WatchCompletionsResponse\x12,\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.workpool.v1.Completion\x12\x15\n\rhead_sequence\x18\x02 \x01(\x03\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb4\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_OUTCOME_CANCELED\x10\x01\x12#\n\x1f\x43\x41NCEL_OUTCOME_CANCEL_REQUESTED\x10\x02\x12#\n\x1f\x43\x41NCEL_OUTCOME_ALREADY_FINISHED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_NOT_FOUND\x10\x04\x32\xb3\x04\n\x0fWorkpoolService\x12\x44\n\x07\x45nqueue\x12\x1b.workpool.v1.EnqueueRequest\x1a\x1c.workpool.v1.EnqueueResponse\x12S\n\x0c\x45nqueueBatch\x12 .workpool.v1.EnqueueBatchRequest\x1a!.workpool.v1.EnqueueBatchResponse\x12\x41\n\x06Status\x12\x1a.workpool.v1.StatusRequest\x1a\x1b.workpool.v1.StatusResponse\x12P\n\x0bStatusBatch\x12\x1f.workpool.v1.StatusBatchRequest\x1a .workpool.v1.StatusBatchResponse\x12\x41\n\x06\x43\x61ncel\x12\x1a.workpool.v1.CancelRequest\x1a\x1b.workpool.v1.CancelResponse\x12J\n\tCancelAll\x12\x1d.workpool.v1.CancelAllRequest\x1a\x1e.workpool.v1.CancelAllResponse\x12\x61\n\x10WatchCompletions\x12$.workpool.v1.WatchCompletionsRequest\x1a%.workpool.v1.WatchCompletionsResponse0\x01\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"workpool/v1/workpool_service.proto\x12\x0bworkpool.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17workpool/v1/types.proto\"O\n\x0e\x45nqueueRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x01(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"\x7f\n\x0f\x45nqueueResponse\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\"\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08R\x0c\x64\x65\x64uplicated\x12/\n\x13\x63ompletion_sequence\x18\x03 \x01(\x03R\x12\x63ompletionSequence\"T\n\x13\x45nqueueBatchRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x03(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"b\n\x14\x45nqueueBatchResponse\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\x12/\n\x13\x63ompletion_sequence\x18\x02 \x01(\x03R\x12\x63ompletionSequence\"(\n\rStatusRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"A\n\x0eStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x17.workpool.v1.WorkStatusR\x06status\"/\n\x12StatusBatchRequest\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\"J\n\x13StatusBatchResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.workpool.v1.WorkStatusR\x08statuses\"(\n\rCancelRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"F\n\x0e\x43\x61ncelResponse\x12\x34\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.workpool.v1.CancelOutcomeR\x07outcome\"&\n\x10\x43\x61ncelAllRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\"p\n\x11\x43\x61ncelAllResponse\x12%\n\x0e\x63\x61nceled_count\x18\x01 \x01(\x03R\rcanceledCount\x12\x34\n\x16\x63\x61ncel_requested_count\x18\x02 \x01(\x03R\x14\x63\x61ncelRequestedCount\"\x89\x01\n\x17WatchCompletionsRequest\x12\x14\n\x05pools\x18\x01 \x03(\tR\x05pools\x12\x19\n\x08work_ids\x18\x02 \x03(\tR\x07workIds\x12*\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00R\rafterSequence\x88\x01\x01\x42\x11\n\x0f_after_sequence\"\xaf\x01\n\x18WatchCompletionsResponse\x12\x39\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.workpool.v1.CompletionR\x0b\x63ompletions\x12#\n\rhead_sequence\x18\x02 \x01(\x03R\x0cheadSequence\x12\x33\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt*\xb4\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_OUTCOME_CANCELED\x10\x01\x12#\n\x1f\x43\x41NCEL_OUTCOME_CANCEL_REQUESTED\x10\x02\x12#\n\x1f\x43\x41NCEL_OUTCOME_ALREADY_FINISHED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_NOT_FOUND\x10\x04\x32\xb3\x04\n\x0fWorkpoolService\x12\x44\n\x07\x45nqueue\x12\x1b.workpool.v1.EnqueueRequest\x1a\x1c.workpool.v1.EnqueueResponse\x12S\n\x0c\x45nqueueBatch\x12 .workpool.v1.EnqueueBatchRequest\x1a!.workpool.v1.EnqueueBatchResponse\x12\x41\n\x06Status\x12\x1a.workpool.v1.StatusRequest\x1a\x1b.workpool.v1.StatusResponse\x12P\n\x0bStatusBatch\x12\x1f.workpool.v1.StatusBatchRequest\x1a .workpool.v1.StatusBatchResponse\x12\x41\n\x06\x43\x61ncel\x12\x1a.workpool.v1.CancelRequest\x1a\x1b.workpool.v1.CancelResponse\x12J\n\tCancelAll\x12\x1d.workpool.v1.CancelAllRequest\x1a\x1e.workpool.v1.CancelAllResponse\x12\x61\n\x10WatchCompletions\x12$.workpool.v1.WatchCompletionsRequest\x1a%.workpool.v1.WatchCompletionsResponse0\x01\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,36 +34,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'workpool.v1.workpool_servic
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.workpool.v1P\001Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1'
-  _globals['_CANCELOUTCOME']._serialized_start=1069
-  _globals['_CANCELOUTCOME']._serialized_end=1249
+  _globals['_CANCELOUTCOME']._serialized_start=1326
+  _globals['_CANCELOUTCOME']._serialized_end=1506
   _globals['_ENQUEUEREQUEST']._serialized_start=109
-  _globals['_ENQUEUEREQUEST']._serialized_end=176
-  _globals['_ENQUEUERESPONSE']._serialized_start=178
-  _globals['_ENQUEUERESPONSE']._serialized_end=263
-  _globals['_ENQUEUEBATCHREQUEST']._serialized_start=265
-  _globals['_ENQUEUEBATCHREQUEST']._serialized_end=337
-  _globals['_ENQUEUEBATCHRESPONSE']._serialized_start=339
-  _globals['_ENQUEUEBATCHRESPONSE']._serialized_end=408
-  _globals['_STATUSREQUEST']._serialized_start=410
-  _globals['_STATUSREQUEST']._serialized_end=442
-  _globals['_STATUSRESPONSE']._serialized_start=444
-  _globals['_STATUSRESPONSE']._serialized_end=501
-  _globals['_STATUSBATCHREQUEST']._serialized_start=503
-  _globals['_STATUSBATCHREQUEST']._serialized_end=541
-  _globals['_STATUSBATCHRESPONSE']._serialized_start=543
-  _globals['_STATUSBATCHRESPONSE']._serialized_end=607
-  _globals['_CANCELREQUEST']._serialized_start=609
-  _globals['_CANCELREQUEST']._serialized_end=641
-  _globals['_CANCELRESPONSE']._serialized_start=643
-  _globals['_CANCELRESPONSE']._serialized_end=704
-  _globals['_CANCELALLREQUEST']._serialized_start=706
-  _globals['_CANCELALLREQUEST']._serialized_end=738
-  _globals['_CANCELALLRESPONSE']._serialized_start=740
-  _globals['_CANCELALLRESPONSE']._serialized_end=815
-  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_start=817
-  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_end=923
-  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_start=926
-  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_end=1066
-  _globals['_WORKPOOLSERVICE']._serialized_start=1252
-  _globals['_WORKPOOLSERVICE']._serialized_end=1815
+  _globals['_ENQUEUEREQUEST']._serialized_end=188
+  _globals['_ENQUEUERESPONSE']._serialized_start=190
+  _globals['_ENQUEUERESPONSE']._serialized_end=317
+  _globals['_ENQUEUEBATCHREQUEST']._serialized_start=319
+  _globals['_ENQUEUEBATCHREQUEST']._serialized_end=403
+  _globals['_ENQUEUEBATCHRESPONSE']._serialized_start=405
+  _globals['_ENQUEUEBATCHRESPONSE']._serialized_end=503
+  _globals['_STATUSREQUEST']._serialized_start=505
+  _globals['_STATUSREQUEST']._serialized_end=545
+  _globals['_STATUSRESPONSE']._serialized_start=547
+  _globals['_STATUSRESPONSE']._serialized_end=612
+  _globals['_STATUSBATCHREQUEST']._serialized_start=614
+  _globals['_STATUSBATCHREQUEST']._serialized_end=661
+  _globals['_STATUSBATCHRESPONSE']._serialized_start=663
+  _globals['_STATUSBATCHRESPONSE']._serialized_end=737
+  _globals['_CANCELREQUEST']._serialized_start=739
+  _globals['_CANCELREQUEST']._serialized_end=779
+  _globals['_CANCELRESPONSE']._serialized_start=781
+  _globals['_CANCELRESPONSE']._serialized_end=851
+  _globals['_CANCELALLREQUEST']._serialized_start=853
+  _globals['_CANCELALLREQUEST']._serialized_end=891
+  _globals['_CANCELALLRESPONSE']._serialized_start=893
+  _globals['_CANCELALLRESPONSE']._serialized_end=1005
+  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_start=1008
+  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_end=1145
+  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_start=1148
+  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_end=1323
+  _globals['_WORKPOOLSERVICE']._serialized_start=1509
+  _globals['_WORKPOOLSERVICE']._serialized_end=2072
 # @@protoc_insertion_point(module_scope)
