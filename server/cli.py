@@ -101,6 +101,11 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="show the status of work items")
     status.add_argument("work_ids", nargs="+")
 
+    explain = commands.add_parser(
+        "explain", help="say why a work item is not running now"
+    )
+    explain.add_argument("work_id")
+
     cancel = commands.add_parser("cancel", help="cancel one work item")
     cancel.add_argument("work_id")
 
@@ -232,6 +237,8 @@ def _run_client(options: argparse.Namespace) -> int:
                 _print(status)
             if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
                 return 1
+        elif command == "explain":
+            _print(client.explain(options.work_id))
         elif command == "cancel":
             _print({"outcome": client.cancel(options.work_id)})
         elif command == "cancel-all":

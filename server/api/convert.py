@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
-from workpool.v1 import types_pb2, worker_service_pb2
+from workpool.v1 import types_pb2, worker_service_pb2, workpool_service_pb2
 from workpool_server.clock import from_micros
 from workpool_server.engine.model import (
     DEFAULT_STATUS_TTL_US,
     AttemptReport,
     CompletionRecord,
+    Explanation,
     NewWork,
     Outcome,
     PoolSettings,
@@ -380,6 +381,26 @@ def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
         message.ready_at.CopyFrom(to_timestamp(view.ready_at_us))
     if view.finished_at_us is not None:
         message.finished_at.CopyFrom(to_timestamp(view.finished_at_us))
+    return message
+
+
+def explain_message(
+    explanation: Explanation,
+) -> workpool_service_pb2.ExplainResponse:
+    message = workpool_service_pb2.ExplainResponse(
+        reason=workpool_service_pb2.WaitReason.Value(
+            f"WAIT_REASON_{explanation.reason.name}"
+        ),
+        detail=explanation.detail,
+        status=status_message(explanation.status),
+        running_work_ids=explanation.running_work_ids,
+        worker_id=explanation.worker_id,
+        ahead_count=explanation.ahead_count,
+    )
+    if explanation.until_us is not None:
+        message.until.CopyFrom(to_timestamp(explanation.until_us))
+    if explanation.since_us is not None:
+        message.since.CopyFrom(to_timestamp(explanation.since_us))
     return message
 
 

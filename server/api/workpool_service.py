@@ -92,6 +92,14 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
         return workpool_service_pb2.StatusBatchResponse(statuses=statuses)
 
     @mapped
+    async def Explain(self, request, context):  # noqa: N802
+        work_id = convert.check_work_id(request.work_id, "work_id")
+        explanation = await self._engine.explain(work_id)
+        if explanation is None:
+            raise work_not_found(work_id)
+        return convert.explain_message(explanation)
+
+    @mapped
     async def Cancel(self, request, context):  # noqa: N802
         work_id = convert.check_work_id(request.work_id, "work_id")
         outcome = await self._engine.cancel(work_id)

@@ -27,11 +27,13 @@ from workpool_server.engine.completions import (
     CompletionHub,
     record_bytes,
 )
+from workpool_server.engine.explain import explain
 from workpool_server.engine.model import (
     AttemptReport,
     CancelOutcome,
     CompletionRecord,
     Effects,
+    Explanation,
     NewWork,
     PoolSettings,
     ResultAck,
@@ -384,6 +386,15 @@ class Engine:
 
     async def statuses(self, work_ids: Sequence[str]) -> dict[str, WorkStatusView]:
         return await self.read(lambda c: queries.get_statuses(c, work_ids))
+
+    async def explain(self, work_id: str) -> Explanation | None:
+        now_us = self.clock.now_us()
+        if self.settings.database_clock:
+            now_us = await self.read(queries.database_now_us)
+        facts = await self.read(lambda c: queries.wait_facts(c, work_id, now_us))
+        if facts is None:
+            return None
+        return explain(facts, now_us, list(self._sessions.values()))
 
     async def cancel(self, work_id: str) -> CancelOutcome:
         outcome = await self._write(lambda tx: queries.cancel(tx, work_id))

@@ -111,6 +111,32 @@ class WorkStatusView:
     last_error: str
 
 
+class WaitReason(enum.IntEnum):
+    POOL_PAUSED = 1
+    POOL_AT_LIMIT = 2
+    SCHEDULED = 3
+    BACKING_OFF = 4
+    NO_WORKER = 5
+    WORKERS_BUSY = 6
+    QUEUED = 7
+    RUNNING = 8
+    FINISHED = 9
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one work item is not running now."""
+
+    reason: WaitReason
+    detail: str
+    status: WorkStatusView
+    until_us: int | None = None
+    running_work_ids: tuple[str, ...] = ()
+    worker_id: str = ""
+    since_us: int | None = None
+    ahead_count: int = 0
+
+
 @dataclass(frozen=True)
 class CompletionRecord:
     sequence: int

@@ -970,6 +970,77 @@ def _status_from_row(row: Row) -> WorkStatusView:
     )
 
 
+@dataclass(frozen=True)
+class WaitFacts:
+    """What Explain needs to know about one item, read in one transaction."""
+
+    status: WorkStatusView
+    lane: Lane
+    lease_owner: str | None
+    started_at_us: int | None
+    ready_at_us: int
+    max_parallelism: int | None
+    running_ids: list[str]
+    running_count: int
+    ahead_count: int
+
+
+def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts | None:
+    row = connection.execute(
+        select(*_STATUS_COLUMNS).where(work.c.id == work_id)
+    ).first()
+    if row is None:
+        return None
+    max_parallelism = connection.execute(
+        select(pools.c.max_parallelism).where(pools.c.name == row.pool)
+    ).scalar()
+    running = (
+        connection.execute(
+            select(work.c.id)
+            .where(
+                work.c.pool == row.pool,
+                work.c.state == WorkState.RUNNING,
+                work.c.lane == Lane.NORMAL,
+            )
+            .order_by(work.c.seq)
+            .limit(20)
+        )
+        .scalars()
+        .all()
+    )
+    running_count = connection.execute(
+        select(func.count()).where(
+            work.c.pool == row.pool,
+            work.c.state == WorkState.RUNNING,
+            work.c.lane == Lane.NORMAL,
+        )
+    ).scalar_one()
+    ahead = 0
+    if row.state == WorkState.PENDING and row.ready_at_us <= now_us:
+        ahead = connection.execute(
+            select(func.count()).where(
+                work.c.pool == row.pool,
+                work.c.function == row.function,
+                work.c.lane == row.lane,
+                work.c.state == WorkState.PENDING,
+                work.c.ready_at_us <= now_us,
+                (work.c.ready_at_us < row.ready_at_us)
+                | ((work.c.ready_at_us == row.ready_at_us) & (work.c.seq < row.seq)),
+            )
+        ).scalar_one()
+    return WaitFacts(
+        status=_status_from_row(row),
+        lane=Lane(row.lane),
+        lease_owner=row.lease_owner,
+        started_at_us=row.started_at_us,
+        ready_at_us=row.ready_at_us,
+        max_parallelism=max_parallelism,
+        running_ids=list(running),
+        running_count=running_count,
+        ahead_count=ahead,
+    )
+
+
 def get_statuses(
     connection: Connection, work_ids: Sequence[str]
 ) -> dict[str, WorkStatusView]:

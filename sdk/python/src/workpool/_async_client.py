@@ -23,6 +23,7 @@ from workpool._models import (
     CancelAllResult,
     CancelOutcome,
     Completion,
+    Explanation,
     OnComplete,
     Pool,
     RetryOption,
@@ -36,6 +37,7 @@ from workpool._proto import (
     cancel_outcome_from_proto,
     enqueue_batch_request,
     enqueue_request,
+    explanation_from_proto,
     given_settings,
     passed_settings,
     pool_from_proto,
@@ -154,6 +156,16 @@ class AsyncClient:
         request = workpool_service_pb2.StatusRequest(work_id=work_id)
         response = await self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
+
+    async def explain(self, work_id: str) -> Explanation:
+        """Return why a work item is not running now.
+
+        Raises:
+            NotFoundError: the id was never issued or its status expired.
+        """
+        request = workpool_service_pb2.ExplainRequest(work_id=work_id)
+        response = await self._unary(self._workpool.Explain, request)
+        return explanation_from_proto(response)
 
     async def status_batch(self, work_ids: Sequence[str]) -> list[WorkStatus]:
         """Return the status of several items in order; unknown ids get NOT_FOUND."""

@@ -236,6 +236,34 @@ def _decode_follow_up_result(raw: Any) -> Result:
     )
 
 
+class WaitReason(enum.StrEnum):
+    """Why a work item is not running now."""
+
+    POOL_PAUSED = "pool_paused"
+    POOL_AT_LIMIT = "pool_at_limit"
+    SCHEDULED = "scheduled"
+    BACKING_OFF = "backing_off"
+    NO_WORKER = "no_worker"
+    WORKERS_BUSY = "workers_busy"
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The server's answer to "why is this item not running?"."""
+
+    reason: WaitReason
+    detail: str
+    status: WorkStatus
+    until: datetime | None = None
+    running_work_ids: tuple[str, ...] = ()
+    worker_id: str = ""
+    since: datetime | None = None
+    ahead_count: int = 0
+
+
 class CancelOutcome(enum.StrEnum):
     """Outcome of a cancel request."""
 

@@ -18,12 +18,14 @@ from workpool._models import (
     CancelAllResult,
     CancelOutcome,
     Completion,
+    Explanation,
     OnComplete,
     Pool,
     PoolStats,
     Result,
     ResultKind,
     RetryPolicy,
+    WaitReason,
     WorkItem,
     WorkState,
     WorkStatus,
@@ -397,3 +399,20 @@ def given_settings(**settings: Any) -> dict[str, Any]:
 def passed_settings(**settings: Any) -> dict[str, Any]:
     """Keep the settings that the caller passed, None included."""
     return {field: value for field, value in settings.items() if value is not UNSET}
+
+
+def explanation_from_proto(
+    message: workpool_service_pb2.ExplainResponse,
+) -> Explanation:
+    """Convert an ExplainResponse message."""
+    name = workpool_service_pb2.WaitReason.Name(message.reason)
+    return Explanation(
+        reason=WaitReason(name.removeprefix("WAIT_REASON_").lower()),
+        detail=message.detail,
+        status=status_from_proto(message.status),
+        until=optional_timestamp(message, "until"),
+        running_work_ids=tuple(message.running_work_ids),
+        worker_id=message.worker_id,
+        since=optional_timestamp(message, "since"),
+        ahead_count=message.ahead_count,
+    )

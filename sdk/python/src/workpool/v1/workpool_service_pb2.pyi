@@ -21,6 +21,62 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _WaitReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WAIT_REASON_UNSPECIFIED: _WaitReason.ValueType  # 0
+    """Not set."""
+    WAIT_REASON_POOL_PAUSED: _WaitReason.ValueType  # 1
+    """The pool's max_parallelism is 0."""
+    WAIT_REASON_POOL_AT_LIMIT: _WaitReason.ValueType  # 2
+    """The pool runs max_parallelism items already; running_work_ids lists them."""
+    WAIT_REASON_SCHEDULED: _WaitReason.ValueType  # 3
+    """run_at or run_after puts its start in the future; until says when."""
+    WAIT_REASON_BACKING_OFF: _WaitReason.ValueType  # 4
+    """An attempt failed and the retry waits out its backoff until `until`."""
+    WAIT_REASON_NO_WORKER: _WaitReason.ValueType  # 5
+    """No connected worker serves the item's pool and function."""
+    WAIT_REASON_WORKERS_BUSY: _WaitReason.ValueType  # 6
+    """Workers serve its function, but none has a free slot."""
+    WAIT_REASON_QUEUED: _WaitReason.ValueType  # 7
+    """Ready and startable: it waits behind ahead_count earlier items, or for
+    the next dispatch pass.
+    """
+    WAIT_REASON_RUNNING: _WaitReason.ValueType  # 8
+    """Leased to a worker since `since`."""
+    WAIT_REASON_FINISHED: _WaitReason.ValueType  # 9
+    """Finished; status.result holds the result."""
+
+class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
+    """WaitReason says why a work item is not running now."""
+
+WAIT_REASON_UNSPECIFIED: WaitReason.ValueType  # 0
+"""Not set."""
+WAIT_REASON_POOL_PAUSED: WaitReason.ValueType  # 1
+"""The pool's max_parallelism is 0."""
+WAIT_REASON_POOL_AT_LIMIT: WaitReason.ValueType  # 2
+"""The pool runs max_parallelism items already; running_work_ids lists them."""
+WAIT_REASON_SCHEDULED: WaitReason.ValueType  # 3
+"""run_at or run_after puts its start in the future; until says when."""
+WAIT_REASON_BACKING_OFF: WaitReason.ValueType  # 4
+"""An attempt failed and the retry waits out its backoff until `until`."""
+WAIT_REASON_NO_WORKER: WaitReason.ValueType  # 5
+"""No connected worker serves the item's pool and function."""
+WAIT_REASON_WORKERS_BUSY: WaitReason.ValueType  # 6
+"""Workers serve its function, but none has a free slot."""
+WAIT_REASON_QUEUED: WaitReason.ValueType  # 7
+"""Ready and startable: it waits behind ahead_count earlier items, or for
+the next dispatch pass.
+"""
+WAIT_REASON_RUNNING: WaitReason.ValueType  # 8
+"""Leased to a worker since `since`."""
+WAIT_REASON_FINISHED: WaitReason.ValueType  # 9
+"""Finished; status.result holds the result."""
+Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
+
 class _CancelOutcome:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -56,6 +112,86 @@ CANCEL_OUTCOME_ALREADY_FINISHED: CancelOutcome.ValueType  # 3
 CANCEL_OUTCOME_NOT_FOUND: CancelOutcome.ValueType  # 4
 """No such item, or its status expired; nothing changed."""
 Global___CancelOutcome: _TypeAlias = CancelOutcome  # noqa: Y015
+
+@_typing.final
+class ExplainRequest(_message.Message):
+    """ExplainRequest asks why one work item is not running."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ID_FIELD_NUMBER: _builtins.int
+    work_id: _builtins.str
+    """Work item id."""
+    def __init__(
+        self,
+        *,
+        work_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_id", b"work_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainRequest: _TypeAlias = ExplainRequest  # noqa: Y015
+
+@_typing.final
+class ExplainResponse(_message.Message):
+    """ExplainResponse says why a work item is not running now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    RUNNING_WORK_IDS_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    AHEAD_COUNT_FIELD_NUMBER: _builtins.int
+    reason: Global___WaitReason.ValueType
+    """The reason."""
+    detail: _builtins.str
+    """The reason in a sentence for people, with the ids and times involved."""
+    worker_id: _builtins.str
+    """Worker stream that holds the lease, for WAIT_REASON_RUNNING."""
+    ahead_count: _builtins.int
+    """Ready items of the same pool and function that start first."""
+    @_builtins.property
+    def status(self) -> _types_pb2.WorkStatus:
+        """The item's status."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """End of the wait, for WAIT_REASON_SCHEDULED and WAIT_REASON_BACKING_OFF."""
+
+    @_builtins.property
+    def running_work_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Running items of the pool, at most 20, for WAIT_REASON_POOL_AT_LIMIT."""
+
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the running attempt, for WAIT_REASON_RUNNING."""
+
+    def __init__(
+        self,
+        *,
+        reason: Global___WaitReason.ValueType = ...,
+        detail: _builtins.str = ...,
+        status: _types_pb2.WorkStatus | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        running_work_ids: _abc.Iterable[_builtins.str] | None = ...,
+        worker_id: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        ahead_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "status", b"status", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ahead_count", b"ahead_count", "detail", b"detail", "reason", b"reason", "running_work_ids", b"running_work_ids", "since", b"since", "status", b"status", "until", b"until", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainResponse: _TypeAlias = ExplainResponse  # noqa: Y015
 
 @_typing.final
 class EnqueueRequest(_message.Message):

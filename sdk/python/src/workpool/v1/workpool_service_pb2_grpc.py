@@ -71,6 +71,11 @@ class WorkpoolServiceStub:
                 request_serializer=workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsRequest.SerializeToString,
                 response_deserializer=workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/workpool.v1.WorkpoolService/Explain',
+                request_serializer=workpool_dot_v1_dot_workpool__service__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=workpool_dot_v1_dot_workpool__service__pb2.ExplainResponse.FromString,
+                _registered_method=True)
 
 
 class WorkpoolServiceServicer:
@@ -141,6 +146,16 @@ class WorkpoolServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """Explain returns why a work item is not running now: its pool is paused
+        or at its limit, it is scheduled or backing off, no worker serves its
+        function, or it is running or finished. It returns NOT_FOUND and
+        INVALID_ARGUMENT like Status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkpoolServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +193,11 @@ def add_WorkpoolServiceServicer_to_server(servicer, server):
                     servicer.WatchCompletions,
                     request_deserializer=workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsRequest.FromString,
                     response_serializer=workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=workpool_dot_v1_dot_workpool__service__pb2.ExplainRequest.FromString,
+                    response_serializer=workpool_dot_v1_dot_workpool__service__pb2.ExplainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -371,6 +391,33 @@ class WorkpoolService:
             '/workpool.v1.WorkpoolService/WatchCompletions',
             workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsRequest.SerializeToString,
             workpool_dot_v1_dot_workpool__service__pb2.WatchCompletionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/workpool.v1.WorkpoolService/Explain',
+            workpool_dot_v1_dot_workpool__service__pb2.ExplainRequest.SerializeToString,
+            workpool_dot_v1_dot_workpool__service__pb2.ExplainResponse.FromString,
             options,
             channel_credentials,
             insecure,

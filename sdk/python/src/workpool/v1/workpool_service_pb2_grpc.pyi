@@ -70,6 +70,12 @@ class WorkpoolServiceStub:
     after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
     server shuts down; resume from the last sequence.
     """
+    Explain: _grpc.UnaryUnaryMultiCallable[_workpool_service_pb2.ExplainRequest, _workpool_service_pb2.ExplainResponse]
+    """Explain returns why a work item is not running now: its pool is paused
+    or at its limit, it is scheduled or backing off, no worker serves its
+    function, or it is running or finished. It returns NOT_FOUND and
+    INVALID_ARGUMENT like Status.
+    """
 
 @_typing.type_check_only
 class WorkpoolServiceAsyncStub(WorkpoolServiceStub):
@@ -112,6 +118,12 @@ class WorkpoolServiceAsyncStub(WorkpoolServiceStub):
     already removed by retention, with INVALID_ARGUMENT for a negative
     after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
     server shuts down; resume from the last sequence.
+    """
+    Explain: _aio.UnaryUnaryMultiCallable[_workpool_service_pb2.ExplainRequest, _workpool_service_pb2.ExplainResponse]  # type: ignore[assignment]
+    """Explain returns why a work item is not running now: its pool is paused
+    or at its limit, it is scheduled or backing off, no worker serves its
+    function, or it is running or finished. It returns NOT_FOUND and
+    INVALID_ARGUMENT like Status.
     """
 
 class WorkpoolServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -194,6 +206,18 @@ class WorkpoolServiceServicer(metaclass=_abc_1.ABCMeta):
         already removed by retention, with INVALID_ARGUMENT for a negative
         after_sequence or more than 1,000 work_ids, and with UNAVAILABLE when the
         server shuts down; resume from the last sequence.
+        """
+
+    @_abc_1.abstractmethod
+    def Explain(
+        self,
+        request: _workpool_service_pb2.ExplainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workpool_service_pb2.ExplainResponse, _abc.Awaitable[_workpool_service_pb2.ExplainResponse]]:
+        """Explain returns why a work item is not running now: its pool is paused
+        or at its limit, it is scheduled or backing off, no worker serves its
+        function, or it is running or finished. It returns NOT_FOUND and
+        INVALID_ARGUMENT like Status.
         """
 
 def add_WorkpoolServiceServicer_to_server(servicer: WorkpoolServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

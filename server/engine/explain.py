@@ -1,0 +1,107 @@
+"""Explain: why one work item is not running now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from workpool_server.clock import from_micros
+from workpool_server.engine.model import (
+    Explanation,
+    Lane,
+    WaitReason,
+    WorkState,
+)
+from workpool_server.engine.sessions import WorkerSession
+from workpool_server.store.queries import WaitFacts
+
+
+def _at(micros: int) -> str:
+    return from_micros(micros).isoformat(timespec="milliseconds")
+
+
+def explain(
+    facts: WaitFacts, now_us: int, sessions: Iterable[WorkerSession]
+) -> Explanation:
+    """Pick the first reason that keeps the item from running.
+
+    Workers are those connected to this server process; on PostgreSQL,
+    workers of other replicas may serve the item too.
+    """
+    status = facts.status
+    if status.state is WorkState.FINISHED:
+        kind = status.result.kind.name.lower() if status.result else "unknown"
+        return Explanation(
+            WaitReason.FINISHED,
+            f"finished with {kind} at {_at(status.finished_at_us or 0)}",
+            status,
+        )
+    if status.state is WorkState.RUNNING:
+        since = facts.started_at_us or now_us
+        return Explanation(
+            WaitReason.RUNNING,
+            f"leased to worker stream {facts.lease_owner} since {_at(since)}, "
+            f"attempt {status.previous_attempts + 1}",
+            status,
+            worker_id=facts.lease_owner or "",
+            since_us=since,
+        )
+    if facts.ready_at_us > now_us:
+        if status.previous_attempts > 0:
+            return Explanation(
+                WaitReason.BACKING_OFF,
+                f"attempt {status.previous_attempts} failed "
+                f"({status.last_error}); the retry waits until "
+                f"{_at(facts.ready_at_us)}",
+                status,
+                until_us=facts.ready_at_us,
+            )
+        return Explanation(
+            WaitReason.SCHEDULED,
+            f"scheduled to start at {_at(facts.ready_at_us)}",
+            status,
+            until_us=facts.ready_at_us,
+        )
+    if facts.lane is Lane.NORMAL and facts.max_parallelism == 0:
+        return Explanation(
+            WaitReason.POOL_PAUSED,
+            f"pool {status.pool!r} is paused (max_parallelism 0): raise "
+            "max_parallelism to start its work",
+            status,
+        )
+    limit = facts.max_parallelism or 0
+    if facts.lane is Lane.NORMAL and facts.running_count >= limit:
+        return Explanation(
+            WaitReason.POOL_AT_LIMIT,
+            f"pool {status.pool!r} runs {facts.running_count} items, its "
+            f"max_parallelism of {limit}; the item starts when one finishes",
+            status,
+            running_work_ids=tuple(facts.running_ids),
+        )
+
+    serving = [
+        session
+        for session in sessions
+        if not session.closed
+        and status.pool in session.pools
+        and status.function in session.functions
+    ]
+    if not serving:
+        return Explanation(
+            WaitReason.NO_WORKER,
+            f"no connected worker serves function {status.function!r} in pool "
+            f"{status.pool!r}: start one that registers it",
+            status,
+        )
+    if all(session.credits <= 0 for session in serving):
+        return Explanation(
+            WaitReason.WORKERS_BUSY,
+            f"{len(serving)} connected workers serve {status.function!r}, and "
+            "none has a free slot",
+            status,
+        )
+    return Explanation(
+        WaitReason.QUEUED,
+        f"ready; {facts.ahead_count} earlier items of {status.function!r} start first",
+        status,
+        ahead_count=facts.ahead_count,
+    )
