@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 
 from workpool_server.engine.model import CompletionRecord
+
+logger = logging.getLogger(__name__)
 
 # Recent completions kept in memory so that subscribers that keep up never
 # read the database. Older entries are read from the completion log table.
@@ -51,6 +54,21 @@ class CompletionHub:
         """Append committed completions, which arrive in sequence order."""
         if not records:
             return
+        records = [record for record in records if record.sequence > self.head]
+        if not records:
+            return
+        if records[0].sequence != self.head + 1 or any(
+            later.sequence != earlier.sequence + 1
+            for earlier, later in zip(records, records[1:], strict=False)
+        ):
+            # since() indexes the ring by sequence, so it must stay gap-free:
+            # after a gap, readers fall back to the database.
+            logger.warning(
+                "completion log gap in memory; replaying from the database",
+                extra={"event": "completion_gap", "head": self.head},
+            )
+            self._ring.clear()
+            self._ring_bytes = 0
         for record in records:
             self._ring.append(record)
             self._ring_bytes += record_bytes(record)

@@ -212,7 +212,13 @@ class Engine:
                 self._notify_replicas(tx)
             return value, tx.effects
 
-        value, effects = await self._writer.run(run)
+        # Effects apply when the transaction commits, not when this coroutine
+        # resumes: a caller cancelled meanwhile (a closed stream, a client
+        # that went away) must not keep a committed completion from the hub.
+        return await self._writer.run(run, on_commit=self._apply_committed)
+
+    def _apply_committed(self, committed: tuple[T, Effects]) -> T:
+        value, effects = committed
         self._apply(effects)
         return value
 

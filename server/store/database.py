@@ -107,6 +107,7 @@ class _Operation:
     function: Callable[[Connection], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    on_commit: Callable[[Any], Any] | None = None
 
 
 class _Stop:
@@ -133,10 +134,20 @@ class Writer:
         self._started = True
         self._thread.start()
 
-    async def run(self, function: Callable[[Connection], Any]) -> Any:
+    async def run(
+        self,
+        function: Callable[[Connection], Any],
+        on_commit: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Run `function` in a write transaction and return its value.
+
+        `on_commit` runs on the event loop once the transaction commits, in
+        commit order, and even when the caller was cancelled meanwhile; its
+        return value becomes the result.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Operation(function, future, loop))
+        self._queue.put(_Operation(function, future, loop, on_commit))
         return await future
 
     def stop(self) -> None:
@@ -225,10 +236,23 @@ class Writer:
 
 def _resolve(operation: _Operation, ok: bool, value: Any) -> None:
     def apply() -> None:
+        result = value
+        if ok and operation.on_commit is not None:
+            try:
+                result = operation.on_commit(value)
+            except Exception as error:  # noqa: BLE001 - reported to the caller
+                logger.error(
+                    "post-commit step failed",
+                    extra={"event": "on_commit_failed"},
+                    exc_info=True,
+                )
+                if not operation.future.done():
+                    operation.future.set_exception(error)
+                return
         if operation.future.done():
             return
         if ok:
-            operation.future.set_result(value)
+            operation.future.set_result(result)
         else:
             operation.future.set_exception(value)
 
