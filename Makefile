@@ -27,16 +27,20 @@ PYTEST_ARGS ?=
 ALLOW_NO_TESTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv serve gen check-gen buf-lint lint test demo bench bench-quick clean
+.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance
 
 help:
 	@echo "Targets:"
 	@echo "  serve      start the server with its defaults (SQLite ./workpool.db,"
 	@echo "             gRPC 127.0.0.1:50051, metrics 127.0.0.1:9464)"
-	@echo "  test       check-gen, buf-lint and lint, then the pytest suite"
+	@echo "  test       check-gen, buf-lint, lint, the pytest suite, the SDKs' checks"
+	@echo "             and the conformance suite in Python, TypeScript, Go and Java"
+	@echo "  sdks       install, check and build the TypeScript, Go and Java SDKs"
+	@echo "  conformance  run the conformance suite in every language (needs sdks)"
 	@echo "  deps       install the Python venv and the pinned buf CLI"
 	@echo "  venv       create .venv and install the SDK and the server (dev extra)"
 	@echo "  gen        regenerate the Python code in sdk/python/src/workpool/v1"
+	@echo "  gen-sdks   regenerate the TypeScript, Go and Java code (needs sdks)"
 	@echo "  check-gen  fail if the committed generated code differs from proto/"
 	@echo "  buf-lint   buf lint, buf format and buf breaking on proto/"
 	@echo "  lint       ruff check and ruff format --check"
@@ -104,7 +108,11 @@ lint: venv
 
 # Tests run in one process. See "Development" in README.md for why there is
 # no pytest-xdist.
-test: venv check-gen buf-lint lint
+# The server tests, then each SDK's own checks and the conformance suite in
+# all four languages against one real server.
+test: venv check-gen buf-lint lint pytest sdks conformance
+
+pytest: venv
 	@echo "$(VENV)/bin/pytest $(PYTEST_ARGS)"; \
 	status=0; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
@@ -129,3 +137,27 @@ clean:
 	rm -rf $(VENV) $(BUF_DIR)/node_modules build dist .pytest_cache .ruff_cache
 	find . -path ./.git -prune -o -type d \
 	  \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
+
+# Each SDK's ci.sh installs its dependencies from the registry when missing,
+# checks its generated code against proto/, builds, runs its unit tests and
+# builds its conformance runner.
+sdks: sdk-typescript sdk-go sdk-java
+
+sdk-typescript: venv $(BUF_STAMP)
+	bash sdk/typescript/ci.sh
+
+sdk-go: venv $(BUF_STAMP)
+	bash sdk/go/ci.sh
+
+sdk-java: venv $(BUF_STAMP)
+	bash sdk/java/ci.sh
+
+# Regenerate the TypeScript, Go and Java code after a proto/ change. It needs
+# the plugins that `make sdks` installs.
+gen-sdks: $(BUF_STAMP)
+	$(BUF) generate --template buf.gen.typescript.yaml
+	$(BUF) generate --template buf.gen.go.yaml
+	$(BUF) generate --template buf.gen.java.yaml
+
+conformance: venv
+	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java

@@ -1,0 +1,28 @@
+package dev.workpool;
+
+import java.time.Duration;
+
+/**
+ * A pool and its settings, with the server's defaults filled in.
+ *
+ * @param name pool name
+ * @param maxParallelism largest number of items that run at once; 0 pauses the pool
+ * @param retryByDefault whether items that do not say otherwise retry with {@code defaultRetry}
+ * @param defaultRetry the pool's retry policy
+ * @param statusTtl how long a finished item's status stays readable
+ * @param keepStatusForever whether finished items' status is kept forever
+ * @param stats counts of unfinished items, set only by {@link WorkpoolClient#getPool}
+ */
+public record Pool(
+    String name,
+    int maxParallelism,
+    boolean retryByDefault,
+    RetryPolicy defaultRetry,
+    Duration statusTtl,
+    boolean keepStatusForever,
+    PoolStats stats) {
+  /** Parallelism of a pool created without {@code maxParallelism}. */
+  public static final int DEFAULT_MAX_PARALLELISM = 10;
+  /** Status TTL of a pool created without {@code statusTtl}. */
+  public static final Duration DEFAULT_STATUS_TTL = Duration.ofHours(24);
+}
