@@ -160,4 +160,4 @@ gen-sdks: $(BUF_STAMP)
 	$(BUF) generate --template buf.gen.java.yaml
 
 conformance: venv
-	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java
+	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java --examples

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdk_examples import run_examples  # a sibling module: run.py runs as a script
+
 from workpool import Client, ResultKind, WorkpoolError, WorkState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +113,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--only", help="run only the scenario of this name")
     parser.add_argument(
+        "--examples",
+        action="store_true",
+        help="also run each built SDK's README example against the server",
+    )
+    parser.add_argument(
         "--keep-logs",
         action="store_true",
         help="keep the temporary folder with the server's and runners' logs",
@@ -159,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                 for language in built
             ]
             cross_passed, cross_failed = run_flows(server.target, built, workdir)
+            examples = (
+                run_examples(server.target, built, workdir) if args.examples else None
+            )
         server_errors = server.error_lines()
     finally:
         if args.keep_logs:
@@ -171,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     for line, ok in summaries:
         print(line)
         failed = failed or not ok
+    if examples is not None:
+        print(f"examples: {examples[0]} passed, {examples[1]} failed")
+        failed = failed or examples[1] > 0
     print(f"cross-language: {cross_passed} passed, {cross_failed} failed")
     if server_errors:
         failed = True
