@@ -1,4 +1,4 @@
-"""Assemble and run the server: database, engine, gRPC, metrics."""
+"""Assemble and run the server: database, engine, gRPC, metrics, dashboard."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
-from prometheus_client import start_http_server
 
 from workpool.v1 import (
     pool_service_pb2,
@@ -28,6 +27,7 @@ from workpool_server.api.workpool_service import WorkpoolServicer
 from workpool_server.clock import Clock, SystemClock
 from workpool_server.config import ServerConfig
 from workpool_server.engine.engine import Engine, EngineSettings
+from workpool_server.http import HttpServer, start_http_server
 from workpool_server.metrics import GrpcMetricsInterceptor, Metrics
 from workpool_server.store.database import (
     Writer,
@@ -66,7 +66,7 @@ class RunningServer:
     metrics: Metrics
     port: int
     http_port: int | None
-    _http: object | None = None
+    _http: HttpServer | None = None
     _stopped: bool = False
 
     async def stop(self, grace_seconds: float | None = None) -> None:
@@ -84,10 +84,13 @@ class RunningServer:
         self.engine.begin_shutdown()
         await self.engine.drain(grace)
         await self.grpc_server.stop(1.0)
+        if self._http is not None:
+            # Stop HTTP before the engine closes, so no dashboard call reaches
+            # a closed engine. Stop it on a thread, because requests in flight
+            # need this loop.
+            await asyncio.to_thread(self._http.shutdown)
         await self.engine.close()
         self.writer.stop()
-        if self._http is not None:
-            self._http.shutdown()  # type: ignore[attr-defined]
         logger.info("server stopped", extra={"event": "server_stopped"})
 
 
@@ -185,9 +188,8 @@ async def start_server(
     http_server = None
     http_port = None
     if config.http_listen:
-        host, _, http_port_text = config.http_listen.rpartition(":")
-        http_server, _thread = start_http_server(
-            int(http_port_text), addr=host, registry=metrics.registry
+        http_server = start_http_server(
+            config.http_listen, engine, metrics.registry, asyncio.get_running_loop()
         )
         http_port = http_server.server_port
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-import enum
 import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from workpool_server import cli_output
+from workpool_server.cli_bulk import (
+    InputFileError,
+    enqueue_items,
+    follow_work_ids,
+    read_items,
+    read_work_ids,
+)
 from workpool_server.config import ConfigError, load_config, parse_duration_us
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -81,11 +87,28 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
         serve.add_argument("--" + name.replace("_", "-"), dest=name, help=help_text)
 
 
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        choices=["json", "text"],
+        default="json",
+        help="json: one JSON object a line (default); text: a table for people",
+    )
+
+
 def _add_client_commands(commands: argparse._SubParsersAction) -> None:
-    enqueue = commands.add_parser("enqueue", help="enqueue one work item")
+    enqueue = commands.add_parser(
+        "enqueue", help="enqueue one work item, or every item of a --file"
+    )
     enqueue.add_argument("pool")
-    enqueue.add_argument("function")
+    enqueue.add_argument("function", nargs="?")
     enqueue.add_argument("args", nargs="?", type=_json_value, help="JSON args")
+    enqueue.add_argument(
+        "--file",
+        help='JSON-lines file with one item a line: {"function": ..., "args": '
+        "...} and optionally retry, max_attempts, run_after, idempotency_key, "
+        "on_complete, context; sent in batches of 1000",
+    )
     enqueue.add_argument(
         "--retry",
         choices=["default", "yes", "no"],
@@ -100,11 +123,13 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
 
     status = commands.add_parser("status", help="show the status of work items")
     status.add_argument("work_ids", nargs="+")
+    _add_output(status)
 
     explain = commands.add_parser(
         "explain", help="say why a work item is not running now"
     )
     explain.add_argument("work_id")
+    _add_output(explain)
 
     cancel = commands.add_parser("cancel", help="cancel one work item")
     cancel.add_argument("work_id")
@@ -114,20 +139,32 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
     )
     cancel_all.add_argument("pool")
 
-    watch = commands.add_parser("watch", help="stream completions as JSON lines")
+    watch = commands.add_parser("watch", help="stream completions")
     watch.add_argument("--pool", action="append", default=[], dest="pools")
     watch.add_argument("--work-id", action="append", default=[], dest="work_ids")
     watch.add_argument("--after", type=int, help="replay after this sequence")
     watch.add_argument(
         "--count", type=_positive, help="stop after this many completions"
     )
+    watch.add_argument(
+        "--work-ids-file",
+        help="file with one work id a line: exit once every one has finished",
+    )
+    watch.add_argument(
+        "--progress",
+        action="store_true",
+        help="with --work-ids-file, show 'finished N/M, failed F' on stderr",
+    )
+    _add_output(watch)
 
     pools = commands.add_parser("pools", help="list, show, create, update, delete")
     actions = pools.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="list pools")
+    _add_output(actions.add_parser("list", help="list pools"))
     for name in ("get", "delete"):
         action = actions.add_parser(name, help=f"{name} a pool")
         action.add_argument("name")
+        if name == "get":
+            _add_output(action)
     for name in ("create", "update"):
         action = actions.add_parser(name, help=f"{name} a pool")
         action.add_argument("name")
@@ -157,27 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _to_json(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, list | tuple):
-        return [_to_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _to_json(item) for key, item in value.items()}
-    return value
-
-
-def _print(value: Any) -> None:
-    print(json.dumps(_to_json(value), ensure_ascii=False))
+_print = cli_output.print_json
 
 
 def _serve(options: argparse.Namespace) -> int:
@@ -215,58 +232,132 @@ def _run_client(options: argparse.Namespace) -> int:
     with workpool.Client(options.server) as client:
         command = options.command
         if command == "enqueue":
-            retry: Any = {"default": None, "yes": True, "no": False}[options.retry]
-            if options.max_attempts is not None:
-                retry = workpool.RetryPolicy(max_attempts=options.max_attempts)
-            on_complete = None
-            if options.on_complete:
-                on_complete = workpool.OnComplete(options.on_complete, options.context)
-            work_id = client.enqueue(
-                options.pool,
-                options.function,
-                options.args,
-                retry=retry,
-                on_complete=on_complete,
-                run_after=options.run_after,
-                idempotency_key=options.idempotency_key,
-            )
-            _print({"work_id": work_id})
-        elif command == "status":
+            return _enqueue(client, options)
+        if command == "status":
             statuses = client.status_batch(options.work_ids)
-            for status in statuses:
-                _print(status)
+            if options.output == "text":
+                print(cli_output.status_table(statuses))
+            else:
+                for status in statuses:
+                    _print(status)
             if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
                 return 1
         elif command == "explain":
-            _print(client.explain(options.work_id))
+            explanation = client.explain(options.work_id)
+            if options.output == "text":
+                print(cli_output.explanation_table(explanation))
+            else:
+                _print(explanation)
         elif command == "cancel":
             _print({"outcome": client.cancel(options.work_id)})
         elif command == "cancel-all":
             _print(client.cancel_all(options.pool))
         elif command == "watch":
-            completions = client.watch_completions(
-                pools=options.pools,
-                work_ids=options.work_ids,
-                after_sequence=options.after,
-            )
-            for seen, completion in enumerate(completions, start=1):
-                _print(completion)
-                sys.stdout.flush()
-                if options.count is not None and seen >= options.count:
-                    break
+            return _watch(client, options)
         elif command == "pools":
             _run_pools(client, options)
+    return 0
+
+
+def _enqueue(client: Any, options: argparse.Namespace) -> int:
+    import workpool
+
+    if options.file is not None:
+        if options.function is not None:
+            print(
+                "workpool: enqueue takes either FUNCTION [ARGS_JSON] or --file, "
+                "not both",
+                file=sys.stderr,
+            )
+            return 2
+        items = read_items(options.file)
+        enqueue_items(
+            client, options.pool, items, lambda work_id: _print({"work_id": work_id})
+        )
+        return 0
+    if options.function is None:
+        print("workpool: enqueue needs FUNCTION or --file FILE", file=sys.stderr)
+        return 2
+
+    retry: Any = {"default": None, "yes": True, "no": False}[options.retry]
+    if options.max_attempts is not None:
+        retry = workpool.RetryPolicy(max_attempts=options.max_attempts)
+    on_complete = None
+    if options.on_complete:
+        on_complete = workpool.OnComplete(options.on_complete, options.context)
+    work_id = client.enqueue(
+        options.pool,
+        options.function,
+        options.args,
+        retry=retry,
+        on_complete=on_complete,
+        run_after=options.run_after,
+        idempotency_key=options.idempotency_key,
+    )
+    _print({"work_id": work_id})
+    return 0
+
+
+def _watch(client: Any, options: argparse.Namespace) -> int:
+    if options.work_ids_file is None and options.progress:
+        print("workpool: --progress needs --work-ids-file", file=sys.stderr)
+        return 2
+    if options.work_ids_file is not None and (
+        options.pools or options.after is not None or options.count is not None
+    ):
+        print(
+            "workpool: --work-ids-file waits for its ids to finish and cannot be "
+            "combined with --pool, --after or --count",
+            file=sys.stderr,
+        )
+        return 2
+
+    text = options.output == "text"
+    if text:
+        print(cli_output.watch_header())
+
+    def show(completion: Any) -> None:
+        if text:
+            print(cli_output.watch_row(completion))
+        else:
+            _print(completion)
+        sys.stdout.flush()
+
+    if options.work_ids_file is not None:
+        work_ids = list(
+            dict.fromkeys(options.work_ids + read_work_ids(options.work_ids_file))
+        )
+        follow_work_ids(client, work_ids, show, options.progress)
+        return 0
+
+    completions = client.watch_completions(
+        pools=options.pools,
+        work_ids=options.work_ids,
+        after_sequence=options.after,
+    )
+    for seen, completion in enumerate(completions, start=1):
+        show(completion)
+        if options.count is not None and seen >= options.count:
+            break
     return 0
 
 
 def _run_pools(client: Any, options: argparse.Namespace) -> None:
     action = options.action
     if action == "list":
-        for pool in client.list_pools():
-            _print(pool)
+        pools = client.list_pools()
+        if options.output == "text":
+            print(cli_output.pools_table(pools))
+        else:
+            for pool in pools:
+                _print(pool)
         return
     if action == "get":
-        _print(client.get_pool(options.name))
+        pool = client.get_pool(options.name)
+        if options.output == "text":
+            print(cli_output.pools_table([pool]))
+        else:
+            _print(pool)
         return
     if action == "delete":
         client.delete_pool(options.name)
@@ -300,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except workpool.WorkpoolError as error:
         print(f"workpool: {error}", file=sys.stderr)
         return 1
+    except InputFileError as error:
+        print(f"workpool: {error}", file=sys.stderr)
+        return 2
     except (TypeError, ValueError) as error:
         # The SDK checks arguments before it sends them.
         print(f"workpool: invalid argument: {error}", file=sys.stderr)

@@ -3,6 +3,8 @@
 Labels never hold ids, args or error texts. Only the first `max_pool_labels`
 distinct pool names get series of their own. The rest share the label value
 "_other", so that many pools cannot grow the series count without bound.
+Function names, which workers choose, are bounded the same way by
+`max_function_labels`. docs/metrics.md lists every metric.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from workpool_server.api.decoding import guard
 
 OTHER_POOLS = "_other"
+OTHER_FUNCTIONS = "_other"
 DEFAULT_MAX_POOL_LABELS = 200
+DEFAULT_MAX_FUNCTION_LABELS = 500
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -27,10 +31,16 @@ _LATENCY_BUCKETS = (
 
 
 class Metrics:
-    def __init__(self, max_pool_labels: int = DEFAULT_MAX_POOL_LABELS) -> None:
+    def __init__(
+        self,
+        max_pool_labels: int = DEFAULT_MAX_POOL_LABELS,
+        max_function_labels: int = DEFAULT_MAX_FUNCTION_LABELS,
+    ) -> None:
         self.registry = CollectorRegistry()
         self._max_pool_labels = max_pool_labels
         self._pool_labels: set[str] = set()
+        self._max_function_labels = max_function_labels
+        self._function_labels: set[str] = set()
         self._lock = threading.Lock()
         registry = self.registry
 
@@ -71,6 +81,12 @@ class Metrics:
             ["pool"],
             registry=registry,
         )
+        self.max_parallelism = Gauge(
+            "workpool_pool_max_parallelism",
+            "The pool's max_parallelism setting; pools sharing _other are summed.",
+            ["pool"],
+            registry=registry,
+        )
         self.start_lag = Histogram(
             "workpool_start_lag_seconds",
             "Time from an attempt's ready time to its start.",
@@ -87,6 +103,25 @@ class Metrics:
         )
         self.workers = Gauge(
             "workpool_workers", "Connected worker streams.", registry=registry
+        )
+        self.workers_connected = Gauge(
+            "workpool_workers_connected",
+            "Connected worker streams that serve the function in the pool.",
+            ["pool", "function"],
+            registry=registry,
+        )
+        self.worker_slots_free = Gauge(
+            "workpool_worker_slots_free",
+            "Free slots (credits) of the connected workers that serve the pool.",
+            ["pool"],
+            registry=registry,
+        )
+        self.desired_workers = Gauge(
+            "workpool_desired_workers",
+            "Estimated workers needed to drain the ready backlog in 60 s while "
+            "keeping up with the current start rate.",
+            ["pool"],
+            registry=registry,
         )
         self.watchers = Gauge(
             "workpool_watch_subscribers",
@@ -141,6 +176,16 @@ class Metrics:
                 self._pool_labels.add(name)
                 return name
         return OTHER_POOLS
+
+    def function(self, name: str) -> str:
+        """Return the label value for a function name."""
+        if name in self._function_labels:
+            return name
+        with self._lock:
+            if len(self._function_labels) < self._max_function_labels:
+                self._function_labels.add(name)
+                return name
+        return OTHER_FUNCTIONS
 
 
 class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):

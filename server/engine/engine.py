@@ -39,6 +39,13 @@ from workpool_server.engine.model import (
     ResultAck,
     WorkStatusView,
 )
+from workpool_server.engine.scaling import (
+    DEFAULT_RUN_SECONDS,
+    ActivityTally,
+    WorkerCounts,
+    count_workers,
+    desired_workers,
+)
 from workpool_server.engine.sessions import WorkerSession
 from workpool_server.errors import OutOfRangeError, UnavailableError
 from workpool_server.ids import WorkIdGenerator
@@ -105,6 +112,10 @@ class Engine:
         self._build_follow_up_args = build_follow_up_args
         self._ids = WorkIdGenerator()
         self._sessions: dict[str, WorkerSession] = {}
+        self._activity = ActivityTally()
+        self._worker_series: set[tuple[str, str]] = set()
+        self._worker_pools: set[str] = set()
+        self._last_gauge_refresh: float | None = None
         self._wake = asyncio.Event()
         self._shutdown = asyncio.Event()
         self._dispatching = True
@@ -229,7 +240,9 @@ class Engine:
         for pool, count in effects.retried.items():
             metrics.retries.labels(metrics.pool(pool)).inc(count)
         for pool, seconds in effects.run_durations:
-            metrics.run_duration.labels(metrics.pool(pool)).observe(seconds)
+            label = metrics.pool(pool)
+            metrics.run_duration.labels(label).observe(seconds)
+            self._activity.record_run(label, seconds)
         for record in effects.completions:
             result = record.outcome.kind.name.lower()
             metrics.completed.labels(metrics.pool(record.pool), result).inc()
@@ -299,16 +312,7 @@ class Engine:
             await self._log_changed.wait()
             self._log_changed.clear()
             try:
-                while True:
-                    head = self.hub.head
-                    records = await self.read(
-                        lambda c, head=head: queries.read_completions(
-                            c, head, COMPLETION_PAGE
-                        )
-                    )
-                    if not records:
-                        break
-                    self.hub.publish(records)
+                await self._catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -319,6 +323,17 @@ class Engine:
                 )
                 await asyncio.sleep(1)
                 self._log_changed.set()
+
+    async def _catch_up(self) -> None:
+        """Publish every committed completion past the hub's head."""
+        while True:
+            head = self.hub.head
+            records = await self.read(
+                lambda c, head=head: queries.read_completions(c, head, COMPLETION_PAGE)
+            )
+            if not records:
+                return
+            self.hub.publish(records)
 
     # Pools
 
@@ -453,6 +468,7 @@ class Engine:
         )
         self._sessions[session.owner] = session
         self.metrics.workers.set(len(self._sessions))
+        self._set_worker_gauges()
         self._wake.set()
         logger.info(
             "worker connected",
@@ -483,6 +499,7 @@ class Engine:
         session.closed = True
         self._sessions.pop(session.owner, None)
         self.metrics.workers.set(len(self._sessions))
+        self._set_worker_gauges()
         lost = 0
         if not self.draining:
             lost = await self._write(
@@ -543,6 +560,10 @@ class Engine:
         """Yield (head, completions) batches: first (head, []), then every
         matching completion after `after`, replayed and then live."""
         self._reject_while_draining()
+        if self.settings.replicated:
+            # Other replicas' completions reach this hub a moment after they
+            # commit; a subscriber may already know of them.
+            await self._catch_up()
         if after is None:
             after = self.hub.head
         else:
@@ -689,6 +710,7 @@ class Engine:
             self._last_served[assignment.pool] = self._assignment_counter
             pool = self.metrics.pool(assignment.pool)
             self.metrics.started.labels(pool).inc()
+            self._activity.record_start(pool)
             lag = max(now_us - assignment.ready_at_us, 0) / 1_000_000
             self.metrics.start_lag.labels(pool).observe(lag)
 
@@ -701,14 +723,9 @@ class Engine:
             task.add_done_callback(self._background.discard)
 
     async def _gauge_loop(self) -> None:
-        """Refresh the per-pool depth gauges, which need a full count."""
         while True:
             try:
-                now_us = self.clock.now_us()
-                gauges = await self.read(
-                    lambda c, now_us=now_us: queries.queue_gauges(c, now_us)
-                )
-                self._set_gauges(gauges, now_us)
+                await self.refresh_gauges()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -719,20 +736,77 @@ class Engine:
                 )
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
-    def _set_gauges(self, gauges: dict, now_us: int) -> None:
+    async def refresh_gauges(self) -> None:
+        """Refresh the per-pool depth gauges, which need a full count, and
+        the worker gauges and estimates that depend on them."""
+        now_us = self.clock.now_us()
+        gauges, limits = await self.read(
+            lambda c, now_us=now_us: (
+                queries.queue_gauges(c, now_us),
+                queries.pool_limits(c),
+            )
+        )
+        now = asyncio.get_running_loop().time()
+        previous = self._last_gauge_refresh
+        self._last_gauge_refresh = now
+        elapsed = GAUGE_REFRESH_SECONDS if previous is None else now - previous
+        # Limits first: they give every pool its label, so that pools with
+        # no work get their 0 series in the same refresh.
+        self._set_limits(limits)
+        self._set_gauges(gauges, now_us, elapsed)
+
+    def _set_limits(self, limits: dict[str, int]) -> None:
+        metrics = self.metrics
+        totals: dict[str, int] = {}
+        for pool, limit in limits.items():
+            label = metrics.pool(pool)
+            totals[label] = totals.get(label, 0) + limit
+        # A deleted pool's series falls to 0 instead of keeping its old limit.
+        for label in metrics.pool_labels_seen():
+            metrics.max_parallelism.labels(label).set(totals.get(label, 0))
+
+    def _set_gauges(self, gauges: dict, now_us: int, elapsed_seconds: float) -> None:
+        """Set the queue gauges from `queue_gauges` rows, and the desired
+        workers from them and the activity of the last `elapsed_seconds`."""
         metrics = self.metrics
         totals: dict[str, list[float]] = {}
-        for pool, (pending, running, oldest) in gauges.items():
-            entry = totals.setdefault(metrics.pool(pool), [0, 0, 0.0])
+        for pool, (pending, running, oldest, ready) in gauges.items():
+            entry = totals.setdefault(metrics.pool(pool), [0, 0, 0.0, 0])
             entry[0] += pending
             entry[1] += running
             if oldest is not None:
                 entry[2] = max(entry[2], (now_us - oldest) / 1_000_000)
+            entry[3] += ready
+        workers = self._set_worker_gauges()
+        rates = self._activity.take(elapsed_seconds)
         for label in list(metrics.pool_labels_seen()):
-            pending, running, age = totals.get(label, [0, 0, 0.0])
+            pending, running, age, ready = totals.get(label, [0, 0, 0.0, 0])
             metrics.pending.labels(label).set(pending)
             metrics.running.labels(label).set(running)
             metrics.oldest_ready_age.labels(label).set(age)
+            start_rate, mean_run = rates.get(label, (0.0, DEFAULT_RUN_SECONDS))
+            desired = desired_workers(
+                int(ready), start_rate, mean_run, workers.mean_capacity(label)
+            )
+            metrics.desired_workers.labels(label).set(desired)
+
+    def _set_worker_gauges(self) -> WorkerCounts:
+        """Set the worker gauges from the open sessions and return the counts.
+
+        Series that were set once stay at 0 when their last worker leaves, so
+        alerts see 0 instead of a missing series. The pool and function label
+        bounds keep their number finite.
+        """
+        metrics = self.metrics
+        counts = count_workers(self._sessions.values(), metrics)
+        self._worker_series |= set(counts.connected)
+        self._worker_pools |= set(counts.slots_free)
+        for pool, function in self._worker_series:
+            value = counts.connected.get((pool, function), 0)
+            metrics.workers_connected.labels(pool, function).set(value)
+        for pool in self._worker_pools:
+            metrics.worker_slots_free.labels(pool).set(counts.slots_free.get(pool, 0))
+        return counts
 
 
 def _chunks_by_size(

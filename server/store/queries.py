@@ -1070,8 +1070,9 @@ def first_retained_sequence(connection: Connection) -> int | None:
 
 def queue_gauges(
     connection: Connection, now_us: int
-) -> dict[str, tuple[int, int, int | None]]:
-    """Return, per pool: pending count, running count and oldest ready time."""
+) -> dict[str, tuple[int, int, int | None, int]]:
+    """Return, per pool: pending count, running count, oldest ready time and
+    the count of pending items that are ready now."""
     gauges: dict[str, list] = {}
     rows = connection.execute(
         select(work.c.pool, work.c.state, func.count())
@@ -1079,13 +1080,21 @@ def queue_gauges(
         .group_by(work.c.pool, work.c.state)
     )
     for pool_name, state, count in rows:
-        entry = gauges.setdefault(pool_name, [0, 0, None])
+        entry = gauges.setdefault(pool_name, [0, 0, None, 0])
         entry[0 if state == WorkState.PENDING else 1] = count
-    oldest = connection.execute(
-        select(work.c.pool, func.min(work.c.ready_at_us))
+    ready = connection.execute(
+        select(work.c.pool, func.min(work.c.ready_at_us), func.count())
         .where(work.c.state == WorkState.PENDING, work.c.ready_at_us <= now_us)
         .group_by(work.c.pool)
     )
-    for pool_name, ready_at in oldest:
-        gauges.setdefault(pool_name, [0, 0, None])[2] = ready_at
-    return {name: (p, r, o) for name, (p, r, o) in gauges.items()}
+    for pool_name, ready_at, count in ready:
+        entry = gauges.setdefault(pool_name, [0, 0, None, 0])
+        entry[2] = ready_at
+        entry[3] = count
+    return {name: tuple(entry) for name, entry in gauges.items()}
+
+
+def pool_limits(connection: Connection) -> dict[str, int]:
+    """Return the max_parallelism of every pool."""
+    rows = connection.execute(select(pools.c.name, pools.c.max_parallelism))
+    return {name: limit for name, limit in rows}

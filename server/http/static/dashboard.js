@@ -1,0 +1,334 @@
+// Workpool dashboard: polls /api/pools, keeps an hour of history per pool in
+// memory, and calls the JSON API for pool and work item actions.
+"use strict";
+
+const POLL_MS = 2000;
+const HISTORY_MS = 60 * 60 * 1000;
+// The server's default max_parallelism, used by Resume when this page never
+// saw the pool running and the limit box contains no positive number.
+const DEFAULT_LIMIT = 10;
+
+const history = new Map(); // pool name -> [{t, pending, running, completed}]
+const lastLimit = new Map(); // pool name -> last limit above 0 seen
+const rows = new Map(); // pool name -> row elements
+let lookedUpId = null;
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+async function callApi(method, path, body) {
+  const options = { method, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(data.error || `${method} ${path} failed: ${response.status}`);
+  }
+  return data;
+}
+
+function formatAge(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function formatTime(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  return new Date(seconds * 1000).toLocaleString();
+}
+
+function showMessage(element, text, kind) {
+  element.textContent = text;
+  element.className = `message ${kind}`;
+}
+
+// Pools
+
+function recordPoll(pool, now) {
+  let points = history.get(pool.name);
+  if (!points) {
+    points = [];
+    history.set(pool.name, points);
+  }
+  points.push({
+    t: now,
+    pending: pool.pending,
+    running: pool.running,
+    completed: pool.completed_total,
+  });
+  while (points.length && now - points[0].t > HISTORY_MS) points.shift();
+  return points;
+}
+
+function throughput(points) {
+  if (points.length < 2) return null;
+  const last = points[points.length - 1];
+  const before = points[points.length - 2];
+  if (last.completed === null || before.completed === null) return null;
+  const seconds = (last.t - before.t) / 1000;
+  if (seconds <= 0) return null;
+  // A restarted server starts its counter again from 0.
+  return Math.max(0, last.completed - before.completed) / seconds;
+}
+
+function drawChart(canvas, points, now) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(ratio, ratio);
+  ctx.clearRect(0, 0, width, height);
+  ctx.strokeStyle = "#d0d7de";
+  ctx.strokeRect(0.5, 0.5, width - 1, height - 1);
+
+  let top = 1;
+  for (const p of points) top = Math.max(top, p.pending, p.running);
+  // Until the page has an hour of polls, the chart spans what it has (at
+  // least a minute), so a fresh page does not squeeze it against the edge.
+  const oldest = points.length ? points[0].t : now;
+  const span = Math.min(HISTORY_MS, Math.max(60 * 1000, now - oldest));
+  const x = (t) => width - 4 - ((now - t) / span) * (width - 8);
+  const y = (v) => height - 3 - (v / top) * (height - 16);
+
+  const style = getComputedStyle(document.documentElement);
+  for (const [key, color] of [
+    ["pending", style.getPropertyValue("--pending")],
+    ["running", style.getPropertyValue("--running")],
+  ]) {
+    ctx.beginPath();
+    ctx.strokeStyle = color.trim();
+    ctx.lineWidth = 1.5;
+    points.forEach((p, i) => {
+      if (i === 0) ctx.moveTo(x(p.t), y(p[key]));
+      else ctx.lineTo(x(p.t), y(p[key]));
+    });
+    ctx.stroke();
+    const last = points[points.length - 1];
+    if (last) {
+      ctx.fillStyle = color.trim();
+      ctx.fillRect(x(last.t) - 2, y(last[key]) - 2, 4, 4);
+    }
+  }
+  ctx.fillStyle = "#4f5863";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillText(`max ${top}, last ${Math.round(span / 60000)} min`, 4, 11);
+}
+
+function makeButton(label, onClick, className) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  if (className) button.className = className;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+async function setLimit(name, value) {
+  const message = $("action-message");
+  try {
+    await callApi("POST", `/api/pools/${encodeURIComponent(name)}`, {
+      max_parallelism: value,
+    });
+    const what = value === 0 ? "paused" : `limit set to ${value}`;
+    showMessage(message, `Pool ${name}: ${what}.`, "ok");
+    await refresh();
+  } catch (error) {
+    showMessage(message, `Pool ${name}: ${error.message}`, "error");
+  }
+}
+
+function limitFromInput(input) {
+  const value = Number(input.value);
+  return Number.isInteger(value) && value >= 0 ? value : null;
+}
+
+function createRow(name) {
+  const tr = document.createElement("tr");
+  tr.dataset.pool = name;
+  const cells = {};
+  for (const key of ["name", "pending", "running", "throughput", "age"]) {
+    const td = document.createElement("td");
+    td.className = key === "name" ? "name" : "num";
+    tr.appendChild(td);
+    cells[key] = td;
+  }
+  cells.name.textContent = name;
+
+  const chartCell = document.createElement("td");
+  const canvas = document.createElement("canvas");
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `pending and running items of ${name}`);
+  chartCell.appendChild(canvas);
+  tr.appendChild(chartCell);
+
+  const actions = document.createElement("td");
+  const box = document.createElement("div");
+  box.className = "actions";
+  const input = document.createElement("input");
+  input.type = "number";
+  input.min = "0";
+  input.setAttribute("aria-label", `max parallelism of ${name}`);
+  box.append(
+    makeButton("Pause", () => setLimit(name, 0), "pause"),
+    makeButton("Resume", () => {
+      const typed = limitFromInput(input);
+      const value = lastLimit.get(name) || (typed > 0 ? typed : DEFAULT_LIMIT);
+      setLimit(name, value);
+    }, "resume"),
+    input,
+    makeButton("Set limit", () => {
+      const value = limitFromInput(input);
+      if (value === null) {
+        showMessage($("action-message"), "Enter a whole number, 0 or more.", "error");
+        return;
+      }
+      setLimit(name, value);
+    }, "set-limit"),
+  );
+  actions.appendChild(box);
+  tr.appendChild(actions);
+  return { tr, cells, canvas, input };
+}
+
+function render(pools, now) {
+  const tbody = document.querySelector("#pools tbody");
+  const names = new Set(pools.map((p) => p.name));
+  for (const [name, row] of rows) {
+    if (!names.has(name)) {
+      row.tr.remove();
+      rows.delete(name);
+      history.delete(name);
+    }
+  }
+  for (const pool of pools) {
+    let row = rows.get(pool.name);
+    if (!row) {
+      row = createRow(pool.name);
+      row.input.value = String(pool.max_parallelism);
+      rows.set(pool.name, row);
+    }
+    // Keep the order the server sends (by name), adding rows as they come.
+    tbody.appendChild(row.tr);
+    if (pool.max_parallelism > 0) lastLimit.set(pool.name, pool.max_parallelism);
+    if (document.activeElement !== row.input && row.input.dataset.shown !== String(pool.max_parallelism)) {
+      row.input.value = String(pool.max_parallelism);
+    }
+    row.input.dataset.shown = String(pool.max_parallelism);
+
+    const points = recordPoll(pool, now);
+    const rate = throughput(points);
+    row.cells.pending.textContent = pool.pending.toLocaleString();
+    row.cells.running.textContent = "";
+    row.cells.running.append(`${pool.running.toLocaleString()} / `);
+    const limit = document.createElement("span");
+    limit.className = "limit";
+    if (pool.max_parallelism === 0) {
+      limit.classList.add("paused");
+      limit.textContent = "0 (paused)";
+    } else {
+      limit.textContent = pool.max_parallelism.toLocaleString();
+    }
+    row.cells.running.appendChild(limit);
+    row.cells.throughput.textContent = rate === null ? "–" : `${rate.toFixed(2)} /s`;
+    row.cells.age.textContent = formatAge(pool.oldest_ready_age_seconds);
+    drawChart(row.canvas, points, now);
+  }
+  $("no-pools").hidden = pools.length > 0;
+}
+
+let refreshing = null;
+
+async function refresh() {
+  // One request at a time: an action's refresh joins a poll in flight.
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    const status = $("connection");
+    try {
+      const data = await callApi("GET", "/api/pools");
+      render(data.pools, Date.now());
+      status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+      status.className = "connection";
+    } catch (error) {
+      status.textContent = `update failed: ${error.message}`;
+      status.className = "connection error";
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+// Work items
+
+const WORK_FIELDS = [
+  ["Work id", (d) => d.status.work_id],
+  ["Pool", (d) => d.status.pool],
+  ["Function", (d) => d.status.function],
+  ["State", (d) => d.status.state],
+  ["Previous attempts", (d) => String(d.status.previous_attempts)],
+  ["Enqueued", (d) => formatTime(d.status.enqueued_at_seconds)],
+  ["Ready at", (d) => formatTime(d.status.ready_at_seconds)],
+  ["Finished", (d) => formatTime(d.status.finished_at_seconds)],
+  ["Result", (d) => (d.status.result ? d.status.result.kind : "–")],
+  ["Last error", (d) => d.status.last_error || "–"],
+  ["Reason", (d) => d.explain.reason],
+  ["Detail", (d) => d.explain.detail],
+];
+
+function showWork(data) {
+  const list = $("work-fields");
+  list.textContent = "";
+  for (const [label, read] of WORK_FIELDS) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = read(data);
+    dd.dataset.field = label.toLowerCase().replace(/ /g, "-");
+    list.append(dt, dd);
+  }
+  $("work-result").hidden = false;
+}
+
+async function lookUp(workId) {
+  const message = $("work-message");
+  try {
+    const data = await callApi("GET", `/api/work/${encodeURIComponent(workId)}`);
+    lookedUpId = workId;
+    showWork(data);
+    showMessage(message, "", "");
+  } catch (error) {
+    lookedUpId = null;
+    $("work-result").hidden = true;
+    showMessage(message, error.message, "error");
+  }
+}
+
+$("work-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const workId = $("work-id").value.trim();
+  if (workId) lookUp(workId);
+});
+
+$("cancel-work").addEventListener("click", async () => {
+  if (!lookedUpId) return;
+  const workId = lookedUpId;
+  const message = $("work-message");
+  try {
+    const data = await callApi("POST", `/api/work/${encodeURIComponent(workId)}/cancel`, {});
+    await lookUp(workId);
+    showMessage(message, `Cancel: ${data.outcome.replace(/_/g, " ")}.`, "ok");
+  } catch (error) {
+    showMessage(message, error.message, "error");
+  }
+});
+
+refresh();
+setInterval(refresh, POLL_MS);
