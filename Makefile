@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 ALLOW_NO_TESTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance
+.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance test-faults
 
 help:
 	@echo "Targets:"
@@ -36,6 +36,7 @@ help:
 	@echo "  test       check-gen, buf-lint, lint, the pytest suite, the SDKs' checks"
 	@echo "             and the conformance suite in Python, TypeScript, Go and Java"
 	@echo "  sdks       install, check and build the TypeScript, Go and Java SDKs"
+	@echo "  test-faults  the fuzzing and fault tests alone (pytest -m faults)"
 	@echo "  conformance  run the conformance suite in every language (needs sdks)"
 	@echo "  deps       install the Python venv and the pinned buf CLI"
 	@echo "  venv       create .venv and install the SDK and the server (dev extra)"
@@ -158,6 +159,10 @@ gen-sdks: $(BUF_STAMP)
 	$(BUF) generate --template buf.gen.typescript.yaml
 	$(BUF) generate --template buf.gen.go.yaml
 	$(BUF) generate --template buf.gen.java.yaml
+
+# The fault and fuzz suite alone; `make test` runs it too.
+test-faults: venv
+	$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
 conformance: venv
 	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java --examples

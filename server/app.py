@@ -103,7 +103,9 @@ async def start_server(
     database_clock = not sqlite and clock is None
     clock = clock or SystemClock()
     writer_engine, reader_engine = create_engines(
-        config.database_url, sqlite_synchronous=config.sqlite_synchronous.upper()
+        config.database_url,
+        sqlite_synchronous=config.sqlite_synchronous.upper(),
+        sqlite_busy_timeout_ms=config.sqlite_busy_timeout_us // 1000,
     )
     await asyncio.to_thread(migrate, writer_engine)
     writer = Writer(writer_engine)

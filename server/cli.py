@@ -68,6 +68,8 @@ SERVE_FLAGS = {
     "completion_buffer": "recent completions kept in memory (default 20000)",
     "sqlite_synchronous": "SQLite synchronous pragma: OFF, NORMAL, FULL or "
     "EXTRA (default FULL)",
+    "sqlite_busy_timeout": "how long a SQLite write waits for a lock held by "
+    "another process before the call fails with UNAVAILABLE (default 30s)",
     "log_level": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "log_format": "text or json (default text)",
 }

@@ -63,6 +63,7 @@ class ServerConfig:
     max_pool_labels: int = 200
     completion_buffer: int = 20_000
     sqlite_synchronous: str = "FULL"
+    sqlite_busy_timeout_us: int = 30_000_000
     log_level: str = "INFO"
     log_format: str = "text"
     pools: tuple[PoolSettings, ...] = field(default=())
@@ -133,6 +134,7 @@ _DURATIONS = {
     "heartbeat_interval": "heartbeat_interval_us",
     "shutdown_grace": "shutdown_grace_us",
     "completion_retention": "completion_retention_us",
+    "sqlite_busy_timeout": "sqlite_busy_timeout_us",
 }
 _PLAIN = {
     "database_url": str,

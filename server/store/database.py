@@ -26,8 +26,8 @@ _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # further but delay the first caller in the group.
 MAX_GROUP = 512
 
-# SQLite waits this long for a lock held by another process before it raises
-# "database is locked".
+# SQLite waits this long by default for a lock held by another process before
+# it raises "database is locked", which callers then get as UNAVAILABLE.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -54,7 +54,9 @@ def is_retryable(error: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
-def _configure_sqlite(engine: Engine, *, writer: bool, synchronous: str) -> None:
+def _configure_sqlite(
+    engine: Engine, *, writer: bool, synchronous: str, busy_timeout_ms: int
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself, so the writer can
@@ -62,7 +64,7 @@ def _configure_sqlite(engine: Engine, *, writer: bool, synchronous: str) -> None
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -73,14 +75,22 @@ def _configure_sqlite(engine: Engine, *, writer: bool, synchronous: str) -> None
 
 
 def create_engines(
-    url: str, *, sqlite_synchronous: str = "FULL"
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> tuple[Engine, Engine]:
     """Create the writer engine (one connection) and the reader engine."""
     if is_sqlite(url):
         writer = create_engine(url, pool_size=1, max_overflow=0)
         reader = create_engine(url, pool_size=4, max_overflow=4)
-        _configure_sqlite(writer, writer=True, synchronous=sqlite_synchronous)
-        _configure_sqlite(reader, writer=False, synchronous=sqlite_synchronous)
+        for engine, is_writer in ((writer, True), (reader, False)):
+            _configure_sqlite(
+                engine,
+                writer=is_writer,
+                synchronous=sqlite_synchronous,
+                busy_timeout_ms=sqlite_busy_timeout_ms,
+            )
         return writer, reader
 
     url = sqlalchemy_url(url)
