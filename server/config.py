@@ -32,7 +32,7 @@ _UNIT_MICROS = {
 
 
 class ConfigError(ValueError):
-    """A setting is invalid; the message names it and says what is expected."""
+    """A setting is invalid. The message names it and the expected value."""
 
 
 def parse_duration_us(text: str, setting: str) -> int:

@@ -158,8 +158,10 @@ def payload_bytes(
     return data
 
 
-# A little-endian double is NaN or infinite when its top 12 bits are all set,
-# so its last two bytes match this; payloads without it need no walk.
+# A double is NaN or infinite when its 11 exponent bits are all set. In
+# little-endian order they are the high nibble of the seventh byte and the
+# low 7 bits of the eighth, so such a number's last two bytes match this
+# pattern. Payloads without a match need no walk.
 _NON_FINITE_TAIL = re.compile(rb"[\xf0-\xff][\x7f\xff]")
 
 

@@ -82,7 +82,7 @@ class CompletionHub:
 
     def since(self, after: int, limit: int) -> list[CompletionRecord] | None:
         """Return up to `limit` entries after `after`, or None when the ring
-        no longer holds the next one."""
+        no longer contains the next one."""
         if after >= self.head:
             return []
         if not self._ring or self._ring[0].sequence > after + 1:

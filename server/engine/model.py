@@ -1,7 +1,7 @@
-"""Domain objects of the engine. They hold payloads as opaque bytes.
+"""Domain objects of the engine. Payloads in them are opaque bytes.
 
-Args, contexts and return values arrive serialized by the API layer
-(google.protobuf.Value in wire format); the engine stores and returns them
+Args, contexts and return values arrive serialized by the API layer as
+google.protobuf.Value in wire format. The engine stores and returns them
 unchanged and never parses them.
 """
 
@@ -64,7 +64,7 @@ class PoolSettings:
 
 
 class RetryChoice(enum.Enum):
-    """How a work item picks its retry policy."""
+    """Source of a work item's retry policy."""
 
     POOL_DEFAULT = "pool_default"
     POOL_POLICY = "pool_policy"
@@ -125,7 +125,7 @@ class WaitReason(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why one work item is not running now."""
+    """Reason one work item is not running now, with its details."""
 
     reason: WaitReason
     detail: str
@@ -190,7 +190,7 @@ class CancelNotice:
 
 @dataclass
 class Effects:
-    """What a transaction did, applied by the engine after it commits."""
+    """Side effects of a transaction, applied by the engine after it commits."""
 
     completions: list[CompletionRecord] = field(default_factory=list)
     cancels: list[CancelNotice] = field(default_factory=list)

@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, {"error": f"no such action: {path[:200]}"})
 
     def _read_json(self) -> Any:
-        """Read a POST body, or answer the request and return _REJECTED.
+        """Read a POST body, or respond to the request and return _REJECTED.
 
         Requiring a JSON content type and a same-origin Origin keeps other
         web pages open in the user's browser from posting actions: a form

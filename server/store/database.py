@@ -152,8 +152,8 @@ class Writer:
         """Run `function` in a write transaction and return its value.
 
         `on_commit` runs on the event loop once the transaction commits, in
-        commit order, and even when the caller was cancelled meanwhile; its
-        return value becomes the result.
+        commit order, even when the caller was cancelled meanwhile. Its return
+        value becomes the result.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()

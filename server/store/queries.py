@@ -739,7 +739,7 @@ def renew_leases(
     tx: Tx, owner: str, work_ids: Sequence[str], lease_us: int
 ) -> set[str]:
     """Extend the leases `owner` holds; return the ids it no longer holds."""
-    held = set(
+    owned_ids = set(
         tx.connection.execute(
             select(work.c.id).where(
                 work.c.id.in_(work_ids),
@@ -748,13 +748,13 @@ def renew_leases(
             )
         ).scalars()
     )
-    if held:
+    if owned_ids:
         tx.connection.execute(
             update(work)
-            .where(work.c.id.in_(held), work.c.lease_owner == owner)
+            .where(work.c.id.in_(owned_ids), work.c.lease_owner == owner)
             .values(lease_expires_at_us=tx.now_us + lease_us)
         )
-    return set(work_ids) - held
+    return set(work_ids) - owned_ids
 
 
 def release_owner(tx: Tx, owner: str) -> int:
@@ -972,7 +972,7 @@ def _status_from_row(row: Row) -> WorkStatusView:
 
 @dataclass(frozen=True)
 class WaitFacts:
-    """What Explain needs to know about one item, read in one transaction."""
+    """Facts about one item that Explain needs, read in one transaction."""
 
     status: WorkStatusView
     lane: Lane

@@ -23,7 +23,7 @@ const DefaultCallTimeout = 30 * time.Second
 
 // NewConn opens a connection with the SDK's defaults: plaintext, keepalive
 // pings every 30 s even without calls (the server accepts one every 20 s or
-// more, so it never answers "too many pings"), and 64 MiB message limits.
+// more, so it never replies "too many pings"), and 64 MiB message limits.
 // Options in extra come after the defaults and override them, such as
 // grpc.WithTransportCredentials for TLS.
 func NewConn(target string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {

@@ -34,7 +34,7 @@ func (s WorkState) String() string {
 	return "unspecified"
 }
 
-// ResultKind says how a work item ended.
+// ResultKind is the kind of a work item's final result.
 type ResultKind int
 
 // Result kinds.
@@ -120,7 +120,7 @@ type Completion struct {
 	FinishedAt time.Time
 }
 
-// CancelOutcome says what a cancel did.
+// CancelOutcome is the outcome of a cancel.
 type CancelOutcome int
 
 // Cancel outcomes.
@@ -197,7 +197,7 @@ type PoolStats struct {
 	Running int64
 }
 
-// EnqueueResult is the answer to Enqueue.
+// EnqueueResult is the response to Enqueue.
 type EnqueueResult struct {
 	WorkID string
 	// Deduplicated is true when the idempotency key matched an earlier item
@@ -208,7 +208,7 @@ type EnqueueResult struct {
 	CompletionSequence int64
 }
 
-// EnqueueBatchResult is the answer to EnqueueBatch.
+// EnqueueBatchResult is the response to EnqueueBatch.
 type EnqueueBatchResult struct {
 	// WorkIDs are in the order of the request's items.
 	WorkIDs            []string

@@ -237,7 +237,7 @@ def _decode_follow_up_result(raw: Any) -> Result:
 
 
 class WaitReason(enum.StrEnum):
-    """Why a work item is not running now."""
+    """Reason a work item is not running now."""
 
     POOL_PAUSED = "pool_paused"
     POOL_AT_LIMIT = "pool_at_limit"
@@ -252,7 +252,7 @@ class WaitReason(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Explanation:
-    """The server's answer to "why is this item not running?"."""
+    """Reason a work item is not running now, with the ids and times involved."""
 
     reason: WaitReason
     detail: str

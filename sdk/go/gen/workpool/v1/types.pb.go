@@ -539,7 +539,7 @@ func (*Canceled) Descriptor() ([]byte, []int) {
 // Result is the final result of a work item.
 type Result struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// How the item ended.
+	// Outcome of the item.
 	//
 	// Types that are valid to be assigned to Outcome:
 	//
@@ -651,7 +651,7 @@ type WorkStatus struct {
 	PreviousAttempts int32 `protobuf:"varint,3,opt,name=previous_attempts,json=previousAttempts,proto3" json:"previous_attempts,omitempty"`
 	// Final result, set only when state is WORK_STATE_FINISHED.
 	Result *Result `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
-	// Pool that holds the item.
+	// Pool that contains the item.
 	Pool string `protobuf:"bytes,5,opt,name=pool,proto3" json:"pool,omitempty"`
 	// Function the item calls.
 	Function string `protobuf:"bytes,6,opt,name=function,proto3" json:"function,omitempty"`

@@ -24,7 +24,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// CancelReason says why the server asks a worker to stop an attempt.
+// CancelReason is the reason the server requests that a worker stop an attempt.
 type CancelReason int32
 
 const (
@@ -326,7 +326,7 @@ type AttemptResult struct {
 	// Attempt number from the assignment. A result for any other attempt is
 	// stale: it is acknowledged as not accepted and changes nothing.
 	Attempt int32 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// How the attempt ended.
+	// Outcome of the attempt.
 	//
 	// Types that are valid to be assigned to Outcome:
 	//
@@ -598,7 +598,7 @@ func (x *WorkResponse) GetWelcome() *Welcome {
 	return nil
 }
 
-// Welcome tells a worker the settings of its session.
+// Welcome carries the settings of a worker's session.
 type Welcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Server-issued id of this stream, for logs.
@@ -675,7 +675,7 @@ type Assignment struct {
 	Args *structpb.Value `protobuf:"bytes,4,opt,name=args,proto3" json:"args,omitempty"`
 	// Time the lease ends unless a heartbeat renews it.
 	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
-	// Pool that holds the item.
+	// Pool that contains the item.
 	Pool          string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -753,14 +753,14 @@ func (x *Assignment) GetPool() string {
 	return ""
 }
 
-// CancelAttempt asks the worker to stop one attempt.
+// CancelAttempt requests that the worker stop one attempt.
 type CancelAttempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Work item id.
 	WorkId string `protobuf:"bytes,1,opt,name=work_id,json=workId,proto3" json:"work_id,omitempty"`
 	// Attempt to stop.
 	Attempt int32 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// Why the attempt should stop.
+	// Reason the attempt should stop.
 	Reason        CancelReason `protobuf:"varint,3,opt,name=reason,proto3,enum=workpool.v1.CancelReason" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

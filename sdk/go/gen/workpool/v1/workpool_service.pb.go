@@ -22,7 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// WaitReason says why a work item is not running now.
+// WaitReason is the reason a work item is not running now.
 type WaitReason int32
 
 const (
@@ -45,7 +45,7 @@ const (
 	WaitReason_WAIT_REASON_QUEUED WaitReason = 7
 	// Leased to a worker since `since`.
 	WaitReason_WAIT_REASON_RUNNING WaitReason = 8
-	// Finished; status.result holds the result.
+	// Finished. status.result contains the result.
 	WaitReason_WAIT_REASON_FINISHED WaitReason = 9
 )
 
@@ -166,7 +166,7 @@ func (CancelOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_workpool_v1_workpool_service_proto_rawDescGZIP(), []int{1}
 }
 
-// ExplainRequest asks why one work item is not running.
+// ExplainRequest requests the reason one work item is not running.
 type ExplainRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Work item id.
@@ -212,7 +212,7 @@ func (x *ExplainRequest) GetWorkId() string {
 	return ""
 }
 
-// ExplainResponse says why a work item is not running now.
+// ExplainResponse gives the reason a work item is not running now.
 type ExplainResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reason.
@@ -782,7 +782,7 @@ func (x *CancelRequest) GetWorkId() string {
 	return ""
 }
 
-// CancelResponse says what the cancel did.
+// CancelResponse reports the outcome of a cancel.
 type CancelResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Outcome of the cancel.

@@ -343,7 +343,7 @@ class WorkStatus(_message.Message):
     previous_attempts: _builtins.int
     """Attempts that have ended, not counting a running one."""
     pool: _builtins.str
-    """Pool that holds the item."""
+    """Pool that contains the item."""
     function: _builtins.str
     """Function the item calls."""
     last_error: _builtins.str

@@ -38,7 +38,7 @@ class _CancelReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CancelRe
     """
 
 class CancelReason(_CancelReason, metaclass=_CancelReasonEnumTypeWrapper):
-    """CancelReason says why the server asks a worker to stop an attempt."""
+    """CancelReason is the reason the server requests that a worker stop an attempt."""
 
 CANCEL_REASON_UNSPECIFIED: CancelReason.ValueType  # 0
 """Not set."""
@@ -316,7 +316,7 @@ Global___WorkResponse: _TypeAlias = WorkResponse  # noqa: Y015
 
 @_typing.final
 class Welcome(_message.Message):
-    """Welcome tells a worker the settings of its session."""
+    """Welcome carries the settings of a worker's session."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -367,7 +367,7 @@ class Assignment(_message.Message):
     function: _builtins.str
     """Function to call."""
     pool: _builtins.str
-    """Pool that holds the item."""
+    """Pool that contains the item."""
     @_builtins.property
     def args(self) -> _struct_pb2.Value:
         """Arguments of the call."""
@@ -396,7 +396,7 @@ Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
 
 @_typing.final
 class CancelAttempt(_message.Message):
-    """CancelAttempt asks the worker to stop one attempt."""
+    """CancelAttempt requests that the worker stop one attempt."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -408,7 +408,7 @@ class CancelAttempt(_message.Message):
     attempt: _builtins.int
     """Attempt to stop."""
     reason: Global___CancelReason.ValueType
-    """Why the attempt should stop."""
+    """Reason the attempt should stop."""
     def __init__(
         self,
         *,

@@ -48,10 +48,10 @@ class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason
     WAIT_REASON_RUNNING: _WaitReason.ValueType  # 8
     """Leased to a worker since `since`."""
     WAIT_REASON_FINISHED: _WaitReason.ValueType  # 9
-    """Finished; status.result holds the result."""
+    """Finished. status.result contains the result."""
 
 class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
-    """WaitReason says why a work item is not running now."""
+    """WaitReason is the reason a work item is not running now."""
 
 WAIT_REASON_UNSPECIFIED: WaitReason.ValueType  # 0
 """Not set."""
@@ -74,7 +74,7 @@ the next dispatch pass.
 WAIT_REASON_RUNNING: WaitReason.ValueType  # 8
 """Leased to a worker since `since`."""
 WAIT_REASON_FINISHED: WaitReason.ValueType  # 9
-"""Finished; status.result holds the result."""
+"""Finished. status.result contains the result."""
 Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
 
 class _CancelOutcome:
@@ -115,7 +115,7 @@ Global___CancelOutcome: _TypeAlias = CancelOutcome  # noqa: Y015
 
 @_typing.final
 class ExplainRequest(_message.Message):
-    """ExplainRequest asks why one work item is not running."""
+    """ExplainRequest requests the reason one work item is not running."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -137,7 +137,7 @@ Global___ExplainRequest: _TypeAlias = ExplainRequest  # noqa: Y015
 
 @_typing.final
 class ExplainResponse(_message.Message):
-    """ExplainResponse says why a work item is not running now."""
+    """ExplainResponse gives the reason a work item is not running now."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -429,7 +429,7 @@ Global___CancelRequest: _TypeAlias = CancelRequest  # noqa: Y015
 
 @_typing.final
 class CancelResponse(_message.Message):
-    """CancelResponse says what the cancel did."""
+    """CancelResponse reports the outcome of a cancel."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

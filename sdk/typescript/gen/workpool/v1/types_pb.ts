@@ -254,7 +254,7 @@ export const CanceledSchema: GenMessage<Canceled> = /*@__PURE__*/
  */
 export type Result = Message<"workpool.v1.Result"> & {
   /**
-   * How the item ended.
+   * Outcome of the item.
    *
    * @generated from oneof workpool.v1.Result.outcome
    */
@@ -327,7 +327,7 @@ export type WorkStatus = Message<"workpool.v1.WorkStatus"> & {
   result?: Result | undefined;
 
   /**
-   * Pool that holds the item.
+   * Pool that contains the item.
    *
    * @generated from field: string pool = 5;
    */

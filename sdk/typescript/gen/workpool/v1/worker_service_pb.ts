@@ -164,7 +164,7 @@ export type AttemptResult = Message<"workpool.v1.AttemptResult"> & {
   attempt: number;
 
   /**
-   * How the attempt ended.
+   * Outcome of the attempt.
    *
    * @generated from oneof workpool.v1.AttemptResult.outcome
    */
@@ -286,7 +286,7 @@ export const WorkResponseSchema: GenMessage<WorkResponse> = /*@__PURE__*/
   messageDesc(file_workpool_v1_worker_service, 7);
 
 /**
- * Welcome tells a worker the settings of its session.
+ * Welcome carries the settings of a worker's session.
  *
  * @generated from message workpool.v1.Welcome
  */
@@ -362,7 +362,7 @@ export type Assignment = Message<"workpool.v1.Assignment"> & {
   leaseExpiresAt?: Timestamp | undefined;
 
   /**
-   * Pool that holds the item.
+   * Pool that contains the item.
    *
    * @generated from field: string pool = 6;
    */
@@ -377,7 +377,7 @@ export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
   messageDesc(file_workpool_v1_worker_service, 9);
 
 /**
- * CancelAttempt asks the worker to stop one attempt.
+ * CancelAttempt requests that the worker stop one attempt.
  *
  * @generated from message workpool.v1.CancelAttempt
  */
@@ -397,7 +397,7 @@ export type CancelAttempt = Message<"workpool.v1.CancelAttempt"> & {
   attempt: number;
 
   /**
-   * Why the attempt should stop.
+   * Reason the attempt should stop.
    *
    * @generated from field: workpool.v1.CancelReason reason = 3;
    */
@@ -447,7 +447,7 @@ export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
   messageDesc(file_workpool_v1_worker_service, 11);
 
 /**
- * CancelReason says why the server asks a worker to stop an attempt.
+ * CancelReason is the reason the server requests that a worker stop an attempt.
  *
  * @generated from enum workpool.v1.CancelReason
  */

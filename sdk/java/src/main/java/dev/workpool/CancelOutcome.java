@@ -1,6 +1,6 @@
 package dev.workpool;
 
-/** What {@link WorkpoolClient#cancel} did. */
+/** Outcome of {@link WorkpoolClient#cancel}. */
 public enum CancelOutcome {
   /** The item was pending and is now finished as canceled. */
   CANCELED,

@@ -9,7 +9,7 @@ package dev.workpool;
  * @param nonRetryable whether the worker marked the failure as not worth retrying
  */
 public record Result(Kind kind, Object returnValue, String error, boolean nonRetryable) {
-  /** How a work item ended. */
+  /** Final result of a work item. */
   public enum Kind {
     SUCCESS,
     FAILURE,

@@ -237,7 +237,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object pool_ = "";
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 6 [json_name = "pool"];</code>
@@ -258,7 +258,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 6 [json_name = "pool"];</code>
@@ -1308,7 +1308,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object pool_ = "";
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 6 [json_name = "pool"];</code>
@@ -1328,7 +1328,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 6 [json_name = "pool"];</code>
@@ -1349,7 +1349,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 6 [json_name = "pool"];</code>
@@ -1366,7 +1366,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 6 [json_name = "pool"];</code>
@@ -1380,7 +1380,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 6 [json_name = "pool"];</code>

@@ -114,7 +114,7 @@ public interface AssignmentOrBuilder extends
 
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 6 [json_name = "pool"];</code>
@@ -123,7 +123,7 @@ public interface AssignmentOrBuilder extends
   java.lang.String getPool();
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 6 [json_name = "pool"];</code>

@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * CancelAttempt asks the worker to stop one attempt.
+ * CancelAttempt requests that the worker stop one attempt.
  * </pre>
  *
  * Protobuf type {@code workpool.v1.CancelAttempt}
@@ -111,7 +111,7 @@ private static final long serialVersionUID = 0L;
   private int reason_ = 0;
   /**
    * <pre>
-   * Why the attempt should stop.
+   * Reason the attempt should stop.
    * </pre>
    *
    * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -122,7 +122,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Why the attempt should stop.
+   * Reason the attempt should stop.
    * </pre>
    *
    * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -312,7 +312,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * CancelAttempt asks the worker to stop one attempt.
+   * CancelAttempt requests that the worker stop one attempt.
    * </pre>
    *
    * Protobuf type {@code workpool.v1.CancelAttempt}
@@ -647,7 +647,7 @@ private static final long serialVersionUID = 0L;
     private int reason_ = 0;
     /**
      * <pre>
-     * Why the attempt should stop.
+     * Reason the attempt should stop.
      * </pre>
      *
      * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -658,7 +658,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the attempt should stop.
+     * Reason the attempt should stop.
      * </pre>
      *
      * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -673,7 +673,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the attempt should stop.
+     * Reason the attempt should stop.
      * </pre>
      *
      * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -686,7 +686,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the attempt should stop.
+     * Reason the attempt should stop.
      * </pre>
      *
      * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -704,7 +704,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the attempt should stop.
+     * Reason the attempt should stop.
      * </pre>
      *
      * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>

@@ -40,7 +40,7 @@ public interface CancelAttemptOrBuilder extends
 
   /**
    * <pre>
-   * Why the attempt should stop.
+   * Reason the attempt should stop.
    * </pre>
    *
    * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>
@@ -49,7 +49,7 @@ public interface CancelAttemptOrBuilder extends
   int getReasonValue();
   /**
    * <pre>
-   * Why the attempt should stop.
+   * Reason the attempt should stop.
    * </pre>
    *
    * <code>.workpool.v1.CancelReason reason = 3 [json_name = "reason"];</code>

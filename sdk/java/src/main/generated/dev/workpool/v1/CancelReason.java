@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * CancelReason says why the server asks a worker to stop an attempt.
+ * CancelReason is the reason the server requests that a worker stop an attempt.
  * </pre>
  *
  * Protobuf enum {@code workpool.v1.CancelReason}

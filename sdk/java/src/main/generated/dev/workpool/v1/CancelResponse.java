@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * CancelResponse says what the cancel did.
+ * CancelResponse reports the outcome of a cancel.
  * </pre>
  *
  * Protobuf type {@code workpool.v1.CancelResponse}
@@ -228,7 +228,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * CancelResponse says what the cancel did.
+   * CancelResponse reports the outcome of a cancel.
    * </pre>
    *
    * Protobuf type {@code workpool.v1.CancelResponse}

@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * ExplainRequest asks why one work item is not running.
+ * ExplainRequest requests the reason one work item is not running.
  * </pre>
  *
  * Protobuf type {@code workpool.v1.ExplainRequest}
@@ -249,7 +249,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * ExplainRequest asks why one work item is not running.
+   * ExplainRequest requests the reason one work item is not running.
    * </pre>
    *
    * Protobuf type {@code workpool.v1.ExplainRequest}

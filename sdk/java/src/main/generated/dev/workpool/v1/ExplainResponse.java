@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * ExplainResponse says why a work item is not running now.
+ * ExplainResponse gives the reason a work item is not running now.
  * </pre>
  *
  * Protobuf type {@code workpool.v1.ExplainResponse}
@@ -606,7 +606,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * ExplainResponse says why a work item is not running now.
+   * ExplainResponse gives the reason a work item is not running now.
    * </pre>
    *
    * Protobuf type {@code workpool.v1.ExplainResponse}

@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * WaitReason says why a work item is not running now.
+ * WaitReason is the reason a work item is not running now.
  * </pre>
  *
  * Protobuf enum {@code workpool.v1.WaitReason}
@@ -88,7 +88,7 @@ public enum WaitReason
   WAIT_REASON_RUNNING(8),
   /**
    * <pre>
-   * Finished; status.result holds the result.
+   * Finished. status.result contains the result.
    * </pre>
    *
    * <code>WAIT_REASON_FINISHED = 9;</code>
@@ -172,7 +172,7 @@ public enum WaitReason
   public static final int WAIT_REASON_RUNNING_VALUE = 8;
   /**
    * <pre>
-   * Finished; status.result holds the result.
+   * Finished. status.result contains the result.
    * </pre>
    *
    * <code>WAIT_REASON_FINISHED = 9;</code>

@@ -6,7 +6,7 @@ package dev.workpool.v1;
 
 /**
  * <pre>
- * Welcome tells a worker the settings of its session.
+ * Welcome carries the settings of a worker's session.
  * </pre>
  *
  * Protobuf type {@code workpool.v1.Welcome}
@@ -358,7 +358,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Welcome tells a worker the settings of its session.
+   * Welcome carries the settings of a worker's session.
    * </pre>
    *
    * Protobuf type {@code workpool.v1.Welcome}

@@ -180,7 +180,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object pool_ = "";
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 5 [json_name = "pool"];</code>
@@ -201,7 +201,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 5 [json_name = "pool"];</code>
@@ -1405,7 +1405,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object pool_ = "";
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 5 [json_name = "pool"];</code>
@@ -1425,7 +1425,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 5 [json_name = "pool"];</code>
@@ -1446,7 +1446,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 5 [json_name = "pool"];</code>
@@ -1463,7 +1463,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 5 [json_name = "pool"];</code>
@@ -1477,7 +1477,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Pool that holds the item.
+     * Pool that contains the item.
      * </pre>
      *
      * <code>string pool = 5 [json_name = "pool"];</code>

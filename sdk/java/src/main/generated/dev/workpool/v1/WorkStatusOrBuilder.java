@@ -86,7 +86,7 @@ public interface WorkStatusOrBuilder extends
 
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 5 [json_name = "pool"];</code>
@@ -95,7 +95,7 @@ public interface WorkStatusOrBuilder extends
   java.lang.String getPool();
   /**
    * <pre>
-   * Pool that holds the item.
+   * Pool that contains the item.
    * </pre>
    *
    * <code>string pool = 5 [json_name = "pool"];</code>
