@@ -86,6 +86,64 @@ func (WorkState) EnumDescriptor() ([]byte, []int) {
 	return file_workpool_v1_types_proto_rawDescGZIP(), []int{0}
 }
 
+// CircuitState is the state of a pool's circuit breaker.
+type CircuitState int32
+
+const (
+	// Not set, or the pool has no breaker.
+	CircuitState_CIRCUIT_STATE_UNSPECIFIED CircuitState = 0
+	// Attempts start normally.
+	CircuitState_CIRCUIT_STATE_CLOSED CircuitState = 1
+	// New starts are paused until the cool-down ends.
+	CircuitState_CIRCUIT_STATE_OPEN CircuitState = 2
+	// One probe attempt runs; its success closes the breaker, its failure
+	// opens it again.
+	CircuitState_CIRCUIT_STATE_HALF_OPEN CircuitState = 3
+)
+
+// Enum value maps for CircuitState.
+var (
+	CircuitState_name = map[int32]string{
+		0: "CIRCUIT_STATE_UNSPECIFIED",
+		1: "CIRCUIT_STATE_CLOSED",
+		2: "CIRCUIT_STATE_OPEN",
+		3: "CIRCUIT_STATE_HALF_OPEN",
+	}
+	CircuitState_value = map[string]int32{
+		"CIRCUIT_STATE_UNSPECIFIED": 0,
+		"CIRCUIT_STATE_CLOSED":      1,
+		"CIRCUIT_STATE_OPEN":        2,
+		"CIRCUIT_STATE_HALF_OPEN":   3,
+	}
+)
+
+func (x CircuitState) Enum() *CircuitState {
+	p := new(CircuitState)
+	*p = x
+	return p
+}
+
+func (x CircuitState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CircuitState) Descriptor() protoreflect.EnumDescriptor {
+	return file_workpool_v1_types_proto_enumTypes[1].Descriptor()
+}
+
+func (CircuitState) Type() protoreflect.EnumType {
+	return &file_workpool_v1_types_proto_enumTypes[1]
+}
+
+func (x CircuitState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CircuitState.Descriptor instead.
+func (CircuitState) EnumDescriptor() ([]byte, []int) {
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
 // RetryPolicy decides how often and how soon a failed work item runs again.
 // The delay before attempt k+1 is initial_backoff * base^(k-1), multiplied by
 // a random factor in [0.5, 1.5) and capped by max_backoff when it is set.
@@ -249,6 +307,17 @@ type WorkSpec struct {
 	// Caller-chosen key, unique within the pool. A repeated enqueue with the
 	// same key returns the id of the first item and creates nothing.
 	IdempotencyKey string `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Items of a pool with the same key run at most the pool's max_per_key at
+	// once. Empty means no key. 1 to 256 characters when set.
+	ConcurrencyKey string `protobuf:"bytes,9,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	// Higher starts first within the pool, from -1,000,000 to 1,000,000.
+	// Waiting raises it by one per pool priority_aging, so low priority
+	// cannot starve.
+	Priority int32 `protobuf:"varint,10,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Longest time one attempt may run before the server sends the worker a
+	// cancel request and ends the attempt as a timeout failure, retried per
+	// the item's policy. Unset applies the pool's default_attempt_timeout.
+	AttemptTimeout *durationpb.Duration `protobuf:"bytes,11,opt,name=attempt_timeout,json=attemptTimeout,proto3" json:"attempt_timeout,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -359,6 +428,27 @@ func (x *WorkSpec) GetIdempotencyKey() string {
 		return x.IdempotencyKey
 	}
 	return ""
+}
+
+func (x *WorkSpec) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
+func (x *WorkSpec) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *WorkSpec) GetAttemptTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.AttemptTimeout
+	}
+	return nil
 }
 
 type isWorkSpec_Retry interface {
@@ -662,7 +752,13 @@ type WorkStatus struct {
 	// Time the item finished, set only when finished.
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
 	// Error of the most recent failed attempt, if any.
-	LastError     string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Concurrency key from the item's spec, empty when none.
+	ConcurrencyKey string `protobuf:"bytes,11,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	// Priority from the item's spec, without aging.
+	Priority int32 `protobuf:"varint,12,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Times a handler asked to run the item again with new args.
+	Continuations int32 `protobuf:"varint,13,opt,name=continuations,proto3" json:"continuations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -767,6 +863,27 @@ func (x *WorkStatus) GetLastError() string {
 	return ""
 }
 
+func (x *WorkStatus) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
+func (x *WorkStatus) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *WorkStatus) GetContinuations() int32 {
+	if x != nil {
+		return x.Continuations
+	}
+	return 0
+}
+
 // Completion is one entry of the completion log: a work item's final result.
 type Completion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -785,7 +902,10 @@ type Completion struct {
 	// Attempts the item made, 0 when it was canceled before it started.
 	Attempts int32 `protobuf:"varint,7,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// Time the item finished.
-	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// Times a handler asked to run the item again with new args; these are
+	// not counted in attempts.
+	Continuations int32 `protobuf:"varint,9,opt,name=continuations,proto3" json:"continuations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -876,6 +996,13 @@ func (x *Completion) GetFinishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Completion) GetContinuations() int32 {
+	if x != nil {
+		return x.Continuations
+	}
+	return 0
+}
+
 // Pool is a named queue and its settings.
 type Pool struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -892,8 +1019,25 @@ type Pool struct {
 	StatusTtl *durationpb.Duration `protobuf:"bytes,5,opt,name=status_ttl,json=statusTtl,proto3" json:"status_ttl,omitempty"`
 	// Keep finished items' status forever; status_ttl is then ignored.
 	KeepStatusForever bool `protobuf:"varint,6,opt,name=keep_status_forever,json=keepStatusForever,proto3" json:"keep_status_forever,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Largest number of items with the same concurrency_key that run at once.
+	// Unset or 0 means no per-key limit; max_parallelism still holds.
+	MaxPerKey *int32 `protobuf:"varint,7,opt,name=max_per_key,json=maxPerKey,proto3,oneof" json:"max_per_key,omitempty"`
+	// Waiting time that raises a ready item's priority by one. Unset means 1
+	// second.
+	PriorityAging *durationpb.Duration `protobuf:"bytes,8,opt,name=priority_aging,json=priorityAging,proto3" json:"priority_aging,omitempty"`
+	// Starts per second across all replicas. Unset means no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,9,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// Attempt timeout for items that do not set attempt_timeout. Unset means
+	// none.
+	DefaultAttemptTimeout *durationpb.Duration `protobuf:"bytes,10,opt,name=default_attempt_timeout,json=defaultAttemptTimeout,proto3" json:"default_attempt_timeout,omitempty"`
+	// Pauses new starts while too many attempts fail. Unset means none.
+	CircuitBreaker *CircuitBreaker `protobuf:"bytes,11,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	// Pool whose idle capacity this pool may borrow once its own
+	// max_parallelism is reached. The parent's own work starts first. Empty
+	// means none. Parents do not chain: the parent must have no parent.
+	Parent        string `protobuf:"bytes,12,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Pool) Reset() {
@@ -968,20 +1112,200 @@ func (x *Pool) GetKeepStatusForever() bool {
 	return false
 }
 
+func (x *Pool) GetMaxPerKey() int32 {
+	if x != nil && x.MaxPerKey != nil {
+		return *x.MaxPerKey
+	}
+	return 0
+}
+
+func (x *Pool) GetPriorityAging() *durationpb.Duration {
+	if x != nil {
+		return x.PriorityAging
+	}
+	return nil
+}
+
+func (x *Pool) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *Pool) GetDefaultAttemptTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DefaultAttemptTimeout
+	}
+	return nil
+}
+
+func (x *Pool) GetCircuitBreaker() *CircuitBreaker {
+	if x != nil {
+		return x.CircuitBreaker
+	}
+	return nil
+}
+
+func (x *Pool) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// RateLimit is a token bucket that limits how fast a pool starts items.
+type RateLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens added per second. Must be above 0.
+	PerSecond float64 `protobuf:"fixed64,1,opt,name=per_second,json=perSecond,proto3" json:"per_second,omitempty"`
+	// Largest number of tokens held, the starts allowed in one burst. Unset or
+	// 0 means 1.
+	Burst         int32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RateLimit) GetPerSecond() float64 {
+	if x != nil {
+		return x.PerSecond
+	}
+	return 0
+}
+
+func (x *RateLimit) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+// CircuitBreaker pauses a pool's new starts while its attempts fail too often.
+type CircuitBreaker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Fraction of failed attempts, above 0 and at most 1, that opens the
+	// breaker.
+	FailureRate float64 `protobuf:"fixed64,1,opt,name=failure_rate,json=failureRate,proto3" json:"failure_rate,omitempty"`
+	// Span of recent attempts the rate is computed over. Unset means 60 s.
+	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	// Fewest attempts in the window before the rate counts. Unset or 0 means
+	// 10.
+	MinAttempts int32 `protobuf:"varint,3,opt,name=min_attempts,json=minAttempts,proto3" json:"min_attempts,omitempty"`
+	// Time the breaker stays open before one probe attempt may start. Unset
+	// means 30 s.
+	CoolDown      *durationpb.Duration `protobuf:"bytes,4,opt,name=cool_down,json=coolDown,proto3" json:"cool_down,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CircuitBreaker) Reset() {
+	*x = CircuitBreaker{}
+	mi := &file_workpool_v1_types_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreaker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreaker) ProtoMessage() {}
+
+func (x *CircuitBreaker) ProtoReflect() protoreflect.Message {
+	mi := &file_workpool_v1_types_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreaker.ProtoReflect.Descriptor instead.
+func (*CircuitBreaker) Descriptor() ([]byte, []int) {
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CircuitBreaker) GetFailureRate() float64 {
+	if x != nil {
+		return x.FailureRate
+	}
+	return 0
+}
+
+func (x *CircuitBreaker) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *CircuitBreaker) GetMinAttempts() int32 {
+	if x != nil {
+		return x.MinAttempts
+	}
+	return 0
+}
+
+func (x *CircuitBreaker) GetCoolDown() *durationpb.Duration {
+	if x != nil {
+		return x.CoolDown
+	}
+	return nil
+}
+
 // PoolStats counts a pool's unfinished items.
 type PoolStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Items waiting to start, delayed and backing-off ones included.
 	PendingCount int64 `protobuf:"varint,1,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
 	// Items leased to workers.
-	RunningCount  int64 `protobuf:"varint,2,opt,name=running_count,json=runningCount,proto3" json:"running_count,omitempty"`
+	RunningCount int64 `protobuf:"varint,2,opt,name=running_count,json=runningCount,proto3" json:"running_count,omitempty"`
+	// State of the pool's circuit breaker.
+	CircuitState CircuitState `protobuf:"varint,3,opt,name=circuit_state,json=circuitState,proto3,enum=workpool.v1.CircuitState" json:"circuit_state,omitempty"`
+	// End of the cool-down while the breaker is open.
+	CircuitOpenUntil *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=circuit_open_until,json=circuitOpenUntil,proto3" json:"circuit_open_until,omitempty"`
+	// Items of this pool running on capacity borrowed from its parent.
+	BorrowedCount int64 `protobuf:"varint,5,opt,name=borrowed_count,json=borrowedCount,proto3" json:"borrowed_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PoolStats) Reset() {
 	*x = PoolStats{}
-	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	mi := &file_workpool_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1317,7 @@ func (x *PoolStats) String() string {
 func (*PoolStats) ProtoMessage() {}
 
 func (x *PoolStats) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	mi := &file_workpool_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1330,7 @@ func (x *PoolStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolStats.ProtoReflect.Descriptor instead.
 func (*PoolStats) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PoolStats) GetPendingCount() int64 {
@@ -1019,6 +1343,27 @@ func (x *PoolStats) GetPendingCount() int64 {
 func (x *PoolStats) GetRunningCount() int64 {
 	if x != nil {
 		return x.RunningCount
+	}
+	return 0
+}
+
+func (x *PoolStats) GetCircuitState() CircuitState {
+	if x != nil {
+		return x.CircuitState
+	}
+	return CircuitState_CIRCUIT_STATE_UNSPECIFIED
+}
+
+func (x *PoolStats) GetCircuitOpenUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CircuitOpenUntil
+	}
+	return nil
+}
+
+func (x *PoolStats) GetBorrowedCount() int64 {
+	if x != nil {
+		return x.BorrowedCount
 	}
 	return 0
 }
@@ -1039,7 +1384,7 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"OnComplete\x12\x1a\n" +
 	"\bfunction\x18\x01 \x01(\tR\bfunction\x120\n" +
-	"\acontext\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\acontext\"\x9f\x03\n" +
+	"\acontext\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\acontext\"\xa8\x04\n" +
 	"\bWorkSpec\x12\x1a\n" +
 	"\bfunction\x18\x01 \x01(\tR\bfunction\x12*\n" +
 	"\x04args\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04args\x12%\n" +
@@ -1049,7 +1394,11 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"onComplete\x123\n" +
 	"\x06run_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampH\x01R\x05runAt\x128\n" +
 	"\trun_after\x18\a \x01(\v2\x19.google.protobuf.DurationH\x01R\brunAfter\x12'\n" +
-	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKeyB\a\n" +
+	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKey\x12'\n" +
+	"\x0fconcurrency_key\x18\t \x01(\tR\x0econcurrencyKey\x12\x1a\n" +
+	"\bpriority\x18\n" +
+	" \x01(\x05R\bpriority\x12B\n" +
+	"\x0fattempt_timeout\x18\v \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeoutB\a\n" +
 	"\x05retryB\n" +
 	"\n" +
 	"\bschedule\"D\n" +
@@ -1064,7 +1413,7 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\asuccess\x18\x01 \x01(\v2\x14.workpool.v1.SuccessH\x00R\asuccess\x120\n" +
 	"\afailure\x18\x02 \x01(\v2\x14.workpool.v1.FailureH\x00R\afailure\x123\n" +
 	"\bcanceled\x18\x03 \x01(\v2\x15.workpool.v1.CanceledH\x00R\bcanceledB\t\n" +
-	"\aoutcome\"\xad\x03\n" +
+	"\aoutcome\"\x98\x04\n" +
 	"\n" +
 	"WorkStatus\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12,\n" +
@@ -1080,7 +1429,10 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"finishedAt\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\n" +
-	" \x01(\tR\tlastError\"\xa9\x02\n" +
+	" \x01(\tR\tlastError\x12'\n" +
+	"\x0fconcurrency_key\x18\v \x01(\tR\x0econcurrencyKey\x12\x1a\n" +
+	"\bpriority\x18\f \x01(\x05R\bpriority\x12$\n" +
+	"\rcontinuations\x18\r \x01(\x05R\rcontinuations\"\xcf\x02\n" +
 	"\n" +
 	"Completion\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x17\n" +
@@ -1091,7 +1443,8 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\acontext\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\acontext\x12\x1a\n" +
 	"\battempts\x18\a \x01(\x05R\battempts\x12;\n" +
 	"\vfinished_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"\xaf\x02\n" +
+	"finishedAt\x12$\n" +
+	"\rcontinuations\x18\t \x01(\x05R\rcontinuations\"\x8e\x05\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x0fmax_parallelism\x18\x02 \x01(\x05H\x00R\x0emaxParallelism\x88\x01\x01\x12(\n" +
@@ -1099,17 +1452,43 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\rdefault_retry\x18\x04 \x01(\v2\x18.workpool.v1.RetryPolicyR\fdefaultRetry\x128\n" +
 	"\n" +
 	"status_ttl\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\tstatusTtl\x12.\n" +
-	"\x13keep_status_forever\x18\x06 \x01(\bR\x11keepStatusForeverB\x12\n" +
-	"\x10_max_parallelism\"U\n" +
+	"\x13keep_status_forever\x18\x06 \x01(\bR\x11keepStatusForever\x12#\n" +
+	"\vmax_per_key\x18\a \x01(\x05H\x01R\tmaxPerKey\x88\x01\x01\x12@\n" +
+	"\x0epriority_aging\x18\b \x01(\v2\x19.google.protobuf.DurationR\rpriorityAging\x125\n" +
+	"\n" +
+	"rate_limit\x18\t \x01(\v2\x16.workpool.v1.RateLimitR\trateLimit\x12Q\n" +
+	"\x17default_attempt_timeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x15defaultAttemptTimeout\x12D\n" +
+	"\x0fcircuit_breaker\x18\v \x01(\v2\x1b.workpool.v1.CircuitBreakerR\x0ecircuitBreaker\x12\x16\n" +
+	"\x06parent\x18\f \x01(\tR\x06parentB\x12\n" +
+	"\x10_max_parallelismB\x0e\n" +
+	"\f_max_per_key\"@\n" +
+	"\tRateLimit\x12\x1d\n" +
+	"\n" +
+	"per_second\x18\x01 \x01(\x01R\tperSecond\x12\x14\n" +
+	"\x05burst\x18\x02 \x01(\x05R\x05burst\"\xc1\x01\n" +
+	"\x0eCircuitBreaker\x12!\n" +
+	"\ffailure_rate\x18\x01 \x01(\x01R\vfailureRate\x121\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12!\n" +
+	"\fmin_attempts\x18\x03 \x01(\x05R\vminAttempts\x126\n" +
+	"\tcool_down\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bcoolDown\"\x86\x02\n" +
 	"\tPoolStats\x12#\n" +
 	"\rpending_count\x18\x01 \x01(\x03R\fpendingCount\x12#\n" +
-	"\rrunning_count\x18\x02 \x01(\x03R\frunningCount*\x8a\x01\n" +
+	"\rrunning_count\x18\x02 \x01(\x03R\frunningCount\x12>\n" +
+	"\rcircuit_state\x18\x03 \x01(\x0e2\x19.workpool.v1.CircuitStateR\fcircuitState\x12H\n" +
+	"\x12circuit_open_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10circuitOpenUntil\x12%\n" +
+	"\x0eborrowed_count\x18\x05 \x01(\x03R\rborrowedCount*\x8a\x01\n" +
 	"\tWorkState\x12\x1a\n" +
 	"\x16WORK_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12WORK_STATE_PENDING\x10\x01\x12\x16\n" +
 	"\x12WORK_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13WORK_STATE_FINISHED\x10\x03\x12\x18\n" +
-	"\x14WORK_STATE_NOT_FOUND\x10\x04BS\n" +
+	"\x14WORK_STATE_NOT_FOUND\x10\x04*|\n" +
+	"\fCircuitState\x12\x1d\n" +
+	"\x19CIRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CIRCUIT_STATE_CLOSED\x10\x01\x12\x16\n" +
+	"\x12CIRCUIT_STATE_OPEN\x10\x02\x12\x1b\n" +
+	"\x17CIRCUIT_STATE_HALF_OPEN\x10\x03BS\n" +
 	"\x0fdev.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3"
 
 var (
@@ -1124,53 +1503,65 @@ func file_workpool_v1_types_proto_rawDescGZIP() []byte {
 	return file_workpool_v1_types_proto_rawDescData
 }
 
-var file_workpool_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_workpool_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_workpool_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_workpool_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_workpool_v1_types_proto_goTypes = []any{
 	(WorkState)(0),                // 0: workpool.v1.WorkState
-	(*RetryPolicy)(nil),           // 1: workpool.v1.RetryPolicy
-	(*OnComplete)(nil),            // 2: workpool.v1.OnComplete
-	(*WorkSpec)(nil),              // 3: workpool.v1.WorkSpec
-	(*Success)(nil),               // 4: workpool.v1.Success
-	(*Failure)(nil),               // 5: workpool.v1.Failure
-	(*Canceled)(nil),              // 6: workpool.v1.Canceled
-	(*Result)(nil),                // 7: workpool.v1.Result
-	(*WorkStatus)(nil),            // 8: workpool.v1.WorkStatus
-	(*Completion)(nil),            // 9: workpool.v1.Completion
-	(*Pool)(nil),                  // 10: workpool.v1.Pool
-	(*PoolStats)(nil),             // 11: workpool.v1.PoolStats
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(*structpb.Value)(nil),        // 13: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(CircuitState)(0),             // 1: workpool.v1.CircuitState
+	(*RetryPolicy)(nil),           // 2: workpool.v1.RetryPolicy
+	(*OnComplete)(nil),            // 3: workpool.v1.OnComplete
+	(*WorkSpec)(nil),              // 4: workpool.v1.WorkSpec
+	(*Success)(nil),               // 5: workpool.v1.Success
+	(*Failure)(nil),               // 6: workpool.v1.Failure
+	(*Canceled)(nil),              // 7: workpool.v1.Canceled
+	(*Result)(nil),                // 8: workpool.v1.Result
+	(*WorkStatus)(nil),            // 9: workpool.v1.WorkStatus
+	(*Completion)(nil),            // 10: workpool.v1.Completion
+	(*Pool)(nil),                  // 11: workpool.v1.Pool
+	(*RateLimit)(nil),             // 12: workpool.v1.RateLimit
+	(*CircuitBreaker)(nil),        // 13: workpool.v1.CircuitBreaker
+	(*PoolStats)(nil),             // 14: workpool.v1.PoolStats
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*structpb.Value)(nil),        // 16: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_workpool_v1_types_proto_depIdxs = []int32{
-	12, // 0: workpool.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	12, // 1: workpool.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	13, // 2: workpool.v1.OnComplete.context:type_name -> google.protobuf.Value
-	13, // 3: workpool.v1.WorkSpec.args:type_name -> google.protobuf.Value
-	1,  // 4: workpool.v1.WorkSpec.retry_policy:type_name -> workpool.v1.RetryPolicy
-	2,  // 5: workpool.v1.WorkSpec.on_complete:type_name -> workpool.v1.OnComplete
-	14, // 6: workpool.v1.WorkSpec.run_at:type_name -> google.protobuf.Timestamp
-	12, // 7: workpool.v1.WorkSpec.run_after:type_name -> google.protobuf.Duration
-	13, // 8: workpool.v1.Success.return_value:type_name -> google.protobuf.Value
-	4,  // 9: workpool.v1.Result.success:type_name -> workpool.v1.Success
-	5,  // 10: workpool.v1.Result.failure:type_name -> workpool.v1.Failure
-	6,  // 11: workpool.v1.Result.canceled:type_name -> workpool.v1.Canceled
-	0,  // 12: workpool.v1.WorkStatus.state:type_name -> workpool.v1.WorkState
-	7,  // 13: workpool.v1.WorkStatus.result:type_name -> workpool.v1.Result
-	14, // 14: workpool.v1.WorkStatus.enqueued_at:type_name -> google.protobuf.Timestamp
-	14, // 15: workpool.v1.WorkStatus.ready_at:type_name -> google.protobuf.Timestamp
-	14, // 16: workpool.v1.WorkStatus.finished_at:type_name -> google.protobuf.Timestamp
-	7,  // 17: workpool.v1.Completion.result:type_name -> workpool.v1.Result
-	13, // 18: workpool.v1.Completion.context:type_name -> google.protobuf.Value
-	14, // 19: workpool.v1.Completion.finished_at:type_name -> google.protobuf.Timestamp
-	1,  // 20: workpool.v1.Pool.default_retry:type_name -> workpool.v1.RetryPolicy
-	12, // 21: workpool.v1.Pool.status_ttl:type_name -> google.protobuf.Duration
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	15, // 0: workpool.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	15, // 1: workpool.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	16, // 2: workpool.v1.OnComplete.context:type_name -> google.protobuf.Value
+	16, // 3: workpool.v1.WorkSpec.args:type_name -> google.protobuf.Value
+	2,  // 4: workpool.v1.WorkSpec.retry_policy:type_name -> workpool.v1.RetryPolicy
+	3,  // 5: workpool.v1.WorkSpec.on_complete:type_name -> workpool.v1.OnComplete
+	17, // 6: workpool.v1.WorkSpec.run_at:type_name -> google.protobuf.Timestamp
+	15, // 7: workpool.v1.WorkSpec.run_after:type_name -> google.protobuf.Duration
+	15, // 8: workpool.v1.WorkSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	16, // 9: workpool.v1.Success.return_value:type_name -> google.protobuf.Value
+	5,  // 10: workpool.v1.Result.success:type_name -> workpool.v1.Success
+	6,  // 11: workpool.v1.Result.failure:type_name -> workpool.v1.Failure
+	7,  // 12: workpool.v1.Result.canceled:type_name -> workpool.v1.Canceled
+	0,  // 13: workpool.v1.WorkStatus.state:type_name -> workpool.v1.WorkState
+	8,  // 14: workpool.v1.WorkStatus.result:type_name -> workpool.v1.Result
+	17, // 15: workpool.v1.WorkStatus.enqueued_at:type_name -> google.protobuf.Timestamp
+	17, // 16: workpool.v1.WorkStatus.ready_at:type_name -> google.protobuf.Timestamp
+	17, // 17: workpool.v1.WorkStatus.finished_at:type_name -> google.protobuf.Timestamp
+	8,  // 18: workpool.v1.Completion.result:type_name -> workpool.v1.Result
+	16, // 19: workpool.v1.Completion.context:type_name -> google.protobuf.Value
+	17, // 20: workpool.v1.Completion.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 21: workpool.v1.Pool.default_retry:type_name -> workpool.v1.RetryPolicy
+	15, // 22: workpool.v1.Pool.status_ttl:type_name -> google.protobuf.Duration
+	15, // 23: workpool.v1.Pool.priority_aging:type_name -> google.protobuf.Duration
+	12, // 24: workpool.v1.Pool.rate_limit:type_name -> workpool.v1.RateLimit
+	15, // 25: workpool.v1.Pool.default_attempt_timeout:type_name -> google.protobuf.Duration
+	13, // 26: workpool.v1.Pool.circuit_breaker:type_name -> workpool.v1.CircuitBreaker
+	15, // 27: workpool.v1.CircuitBreaker.window:type_name -> google.protobuf.Duration
+	15, // 28: workpool.v1.CircuitBreaker.cool_down:type_name -> google.protobuf.Duration
+	1,  // 29: workpool.v1.PoolStats.circuit_state:type_name -> workpool.v1.CircuitState
+	17, // 30: workpool.v1.PoolStats.circuit_open_until:type_name -> google.protobuf.Timestamp
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_workpool_v1_types_proto_init() }
@@ -1196,8 +1587,8 @@ func file_workpool_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workpool_v1_types_proto_rawDesc), len(file_workpool_v1_types_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   11,
+			NumEnums:      2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

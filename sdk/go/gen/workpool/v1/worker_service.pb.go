@@ -35,6 +35,8 @@ const (
 	// The attempt's lease is no longer held by this stream; its result will be
 	// ignored.
 	CancelReason_CANCEL_REASON_LEASE_LOST CancelReason = 2
+	// The attempt ran past its attempt timeout and ended as a timeout failure.
+	CancelReason_CANCEL_REASON_TIMEOUT CancelReason = 3
 )
 
 // Enum value maps for CancelReason.
@@ -43,11 +45,13 @@ var (
 		0: "CANCEL_REASON_UNSPECIFIED",
 		1: "CANCEL_REASON_REQUESTED",
 		2: "CANCEL_REASON_LEASE_LOST",
+		3: "CANCEL_REASON_TIMEOUT",
 	}
 	CancelReason_value = map[string]int32{
 		"CANCEL_REASON_UNSPECIFIED": 0,
 		"CANCEL_REASON_REQUESTED":   1,
 		"CANCEL_REASON_LEASE_LOST":  2,
+		"CANCEL_REASON_TIMEOUT":     3,
 	}
 )
 
@@ -332,6 +336,7 @@ type AttemptResult struct {
 	//
 	//	*AttemptResult_Success
 	//	*AttemptResult_Failure
+	//	*AttemptResult_Continuation
 	Outcome       isAttemptResult_Outcome `protobuf_oneof:"outcome"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -406,6 +411,15 @@ func (x *AttemptResult) GetFailure() *AttemptFailure {
 	return nil
 }
 
+func (x *AttemptResult) GetContinuation() *AttemptContinuation {
+	if x != nil {
+		if x, ok := x.Outcome.(*AttemptResult_Continuation); ok {
+			return x.Continuation
+		}
+	}
+	return nil
+}
+
 type isAttemptResult_Outcome interface {
 	isAttemptResult_Outcome()
 }
@@ -420,9 +434,63 @@ type AttemptResult_Failure struct {
 	Failure *AttemptFailure `protobuf:"bytes,4,opt,name=failure,proto3,oneof"`
 }
 
+type AttemptResult_Continuation struct {
+	// The handler asks to run the item again at once with new args. The
+	// item keeps its id and retry budget; the next attempt is a new one.
+	Continuation *AttemptContinuation `protobuf:"bytes,5,opt,name=continuation,proto3,oneof"`
+}
+
 func (*AttemptResult_Success) isAttemptResult_Outcome() {}
 
 func (*AttemptResult_Failure) isAttemptResult_Outcome() {}
+
+func (*AttemptResult_Continuation) isAttemptResult_Outcome() {}
+
+// AttemptContinuation ends an attempt by asking to run the item again.
+type AttemptContinuation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Arguments of the next run.
+	Args          *structpb.Value `protobuf:"bytes,1,opt,name=args,proto3" json:"args,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptContinuation) Reset() {
+	*x = AttemptContinuation{}
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptContinuation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptContinuation) ProtoMessage() {}
+
+func (x *AttemptContinuation) ProtoReflect() protoreflect.Message {
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptContinuation.ProtoReflect.Descriptor instead.
+func (*AttemptContinuation) Descriptor() ([]byte, []int) {
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AttemptContinuation) GetArgs() *structpb.Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
 
 // AttemptSuccess is a successful attempt.
 type AttemptSuccess struct {
@@ -435,7 +503,7 @@ type AttemptSuccess struct {
 
 func (x *AttemptSuccess) Reset() {
 	*x = AttemptSuccess{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[5]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +515,7 @@ func (x *AttemptSuccess) String() string {
 func (*AttemptSuccess) ProtoMessage() {}
 
 func (x *AttemptSuccess) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[5]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +528,7 @@ func (x *AttemptSuccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptSuccess.ProtoReflect.Descriptor instead.
 func (*AttemptSuccess) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{5}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AttemptSuccess) GetReturnValue() *structpb.Value {
@@ -483,7 +551,7 @@ type AttemptFailure struct {
 
 func (x *AttemptFailure) Reset() {
 	*x = AttemptFailure{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[6]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +563,7 @@ func (x *AttemptFailure) String() string {
 func (*AttemptFailure) ProtoMessage() {}
 
 func (x *AttemptFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[6]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +576,7 @@ func (x *AttemptFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptFailure.ProtoReflect.Descriptor instead.
 func (*AttemptFailure) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{6}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AttemptFailure) GetError() string {
@@ -542,7 +610,7 @@ type WorkResponse struct {
 
 func (x *WorkResponse) Reset() {
 	*x = WorkResponse{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[7]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +622,7 @@ func (x *WorkResponse) String() string {
 func (*WorkResponse) ProtoMessage() {}
 
 func (x *WorkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[7]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +635,7 @@ func (x *WorkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkResponse.ProtoReflect.Descriptor instead.
 func (*WorkResponse) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{7}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WorkResponse) GetAssignments() []*Assignment {
@@ -613,7 +681,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[8]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +693,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[8]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +706,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{8}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Welcome) GetWorkerId() string {
@@ -676,14 +744,17 @@ type Assignment struct {
 	// Time the lease ends unless a heartbeat renews it.
 	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
 	// Pool that contains the item.
-	Pool          string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
+	Pool string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
+	// Time the server ends the attempt as timed out, unset when it has no
+	// attempt timeout.
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[9]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +766,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[9]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +779,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{9}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Assignment) GetWorkId() string {
@@ -753,6 +824,13 @@ func (x *Assignment) GetPool() string {
 	return ""
 }
 
+func (x *Assignment) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 // CancelAttempt requests that the worker stop one attempt.
 type CancelAttempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -768,7 +846,7 @@ type CancelAttempt struct {
 
 func (x *CancelAttempt) Reset() {
 	*x = CancelAttempt{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[10]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +858,7 @@ func (x *CancelAttempt) String() string {
 func (*CancelAttempt) ProtoMessage() {}
 
 func (x *CancelAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[10]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +871,7 @@ func (x *CancelAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelAttempt.ProtoReflect.Descriptor instead.
 func (*CancelAttempt) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{10}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelAttempt) GetWorkId() string {
@@ -832,7 +910,7 @@ type ResultAck struct {
 
 func (x *ResultAck) Reset() {
 	*x = ResultAck{}
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[11]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +922,7 @@ func (x *ResultAck) String() string {
 func (*ResultAck) ProtoMessage() {}
 
 func (x *ResultAck) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_worker_service_proto_msgTypes[11]
+	mi := &file_workpool_v1_worker_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +935,7 @@ func (x *ResultAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultAck.ProtoReflect.Descriptor instead.
 func (*ResultAck) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{11}
+	return file_workpool_v1_worker_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResultAck) GetWorkId() string {
@@ -900,13 +978,16 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\tHeartbeat\x12\x19\n" +
 	"\bwork_ids\x18\x01 \x03(\tR\aworkIds\"\x1e\n" +
 	"\x06Credit\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x05R\x05count\"\xbf\x01\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\"\x87\x02\n" +
 	"\rAttemptResult\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x127\n" +
 	"\asuccess\x18\x03 \x01(\v2\x1b.workpool.v1.AttemptSuccessH\x00R\asuccess\x127\n" +
-	"\afailure\x18\x04 \x01(\v2\x1b.workpool.v1.AttemptFailureH\x00R\afailureB\t\n" +
-	"\aoutcome\"K\n" +
+	"\afailure\x18\x04 \x01(\v2\x1b.workpool.v1.AttemptFailureH\x00R\afailure\x12F\n" +
+	"\fcontinuation\x18\x05 \x01(\v2 .workpool.v1.AttemptContinuationH\x00R\fcontinuationB\t\n" +
+	"\aoutcome\"A\n" +
+	"\x13AttemptContinuation\x12*\n" +
+	"\x04args\x18\x01 \x01(\v2\x16.google.protobuf.ValueR\x04args\"K\n" +
 	"\x0eAttemptSuccess\x129\n" +
 	"\freturn_value\x18\x01 \x01(\v2\x16.google.protobuf.ValueR\vreturnValue\"K\n" +
 	"\x0eAttemptFailure\x12\x14\n" +
@@ -920,7 +1001,7 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\aWelcome\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12@\n" +
 	"\x0elease_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
-	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xe1\x01\n" +
+	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x99\x02\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
@@ -928,7 +1009,8 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\bfunction\x18\x03 \x01(\tR\bfunction\x12*\n" +
 	"\x04args\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x04args\x12D\n" +
 	"\x10lease_expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12\x12\n" +
-	"\x04pool\x18\x06 \x01(\tR\x04pool\"u\n" +
+	"\x04pool\x18\x06 \x01(\tR\x04pool\x126\n" +
+	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"u\n" +
 	"\rCancelAttempt\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x121\n" +
@@ -936,11 +1018,12 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\tResultAck\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1a\n" +
-	"\baccepted\x18\x03 \x01(\bR\baccepted*h\n" +
+	"\baccepted\x18\x03 \x01(\bR\baccepted*\x83\x01\n" +
 	"\fCancelReason\x12\x1d\n" +
 	"\x19CANCEL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CANCEL_REASON_REQUESTED\x10\x01\x12\x1c\n" +
-	"\x18CANCEL_REASON_LEASE_LOST\x10\x022P\n" +
+	"\x18CANCEL_REASON_LEASE_LOST\x10\x02\x12\x19\n" +
+	"\x15CANCEL_REASON_TIMEOUT\x10\x032P\n" +
 	"\rWorkerService\x12?\n" +
 	"\x04Work\x12\x18.workpool.v1.WorkRequest\x1a\x19.workpool.v1.WorkResponse(\x010\x01BS\n" +
 	"\x0fdev.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3"
@@ -958,7 +1041,7 @@ func file_workpool_v1_worker_service_proto_rawDescGZIP() []byte {
 }
 
 var file_workpool_v1_worker_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_workpool_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_workpool_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_workpool_v1_worker_service_proto_goTypes = []any{
 	(CancelReason)(0),             // 0: workpool.v1.CancelReason
 	(*WorkRequest)(nil),           // 1: workpool.v1.WorkRequest
@@ -966,41 +1049,45 @@ var file_workpool_v1_worker_service_proto_goTypes = []any{
 	(*Heartbeat)(nil),             // 3: workpool.v1.Heartbeat
 	(*Credit)(nil),                // 4: workpool.v1.Credit
 	(*AttemptResult)(nil),         // 5: workpool.v1.AttemptResult
-	(*AttemptSuccess)(nil),        // 6: workpool.v1.AttemptSuccess
-	(*AttemptFailure)(nil),        // 7: workpool.v1.AttemptFailure
-	(*WorkResponse)(nil),          // 8: workpool.v1.WorkResponse
-	(*Welcome)(nil),               // 9: workpool.v1.Welcome
-	(*Assignment)(nil),            // 10: workpool.v1.Assignment
-	(*CancelAttempt)(nil),         // 11: workpool.v1.CancelAttempt
-	(*ResultAck)(nil),             // 12: workpool.v1.ResultAck
-	(*structpb.Value)(nil),        // 13: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*AttemptContinuation)(nil),   // 6: workpool.v1.AttemptContinuation
+	(*AttemptSuccess)(nil),        // 7: workpool.v1.AttemptSuccess
+	(*AttemptFailure)(nil),        // 8: workpool.v1.AttemptFailure
+	(*WorkResponse)(nil),          // 9: workpool.v1.WorkResponse
+	(*Welcome)(nil),               // 10: workpool.v1.Welcome
+	(*Assignment)(nil),            // 11: workpool.v1.Assignment
+	(*CancelAttempt)(nil),         // 12: workpool.v1.CancelAttempt
+	(*ResultAck)(nil),             // 13: workpool.v1.ResultAck
+	(*structpb.Value)(nil),        // 14: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_workpool_v1_worker_service_proto_depIdxs = []int32{
 	2,  // 0: workpool.v1.WorkRequest.hello:type_name -> workpool.v1.Hello
 	3,  // 1: workpool.v1.WorkRequest.heartbeat:type_name -> workpool.v1.Heartbeat
 	4,  // 2: workpool.v1.WorkRequest.credit:type_name -> workpool.v1.Credit
 	5,  // 3: workpool.v1.WorkRequest.results:type_name -> workpool.v1.AttemptResult
-	6,  // 4: workpool.v1.AttemptResult.success:type_name -> workpool.v1.AttemptSuccess
-	7,  // 5: workpool.v1.AttemptResult.failure:type_name -> workpool.v1.AttemptFailure
-	13, // 6: workpool.v1.AttemptSuccess.return_value:type_name -> google.protobuf.Value
-	10, // 7: workpool.v1.WorkResponse.assignments:type_name -> workpool.v1.Assignment
-	11, // 8: workpool.v1.WorkResponse.cancels:type_name -> workpool.v1.CancelAttempt
-	12, // 9: workpool.v1.WorkResponse.acks:type_name -> workpool.v1.ResultAck
-	9,  // 10: workpool.v1.WorkResponse.welcome:type_name -> workpool.v1.Welcome
-	14, // 11: workpool.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	14, // 12: workpool.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	13, // 13: workpool.v1.Assignment.args:type_name -> google.protobuf.Value
-	15, // 14: workpool.v1.Assignment.lease_expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 15: workpool.v1.CancelAttempt.reason:type_name -> workpool.v1.CancelReason
-	1,  // 16: workpool.v1.WorkerService.Work:input_type -> workpool.v1.WorkRequest
-	8,  // 17: workpool.v1.WorkerService.Work:output_type -> workpool.v1.WorkResponse
-	17, // [17:18] is the sub-list for method output_type
-	16, // [16:17] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	7,  // 4: workpool.v1.AttemptResult.success:type_name -> workpool.v1.AttemptSuccess
+	8,  // 5: workpool.v1.AttemptResult.failure:type_name -> workpool.v1.AttemptFailure
+	6,  // 6: workpool.v1.AttemptResult.continuation:type_name -> workpool.v1.AttemptContinuation
+	14, // 7: workpool.v1.AttemptContinuation.args:type_name -> google.protobuf.Value
+	14, // 8: workpool.v1.AttemptSuccess.return_value:type_name -> google.protobuf.Value
+	11, // 9: workpool.v1.WorkResponse.assignments:type_name -> workpool.v1.Assignment
+	12, // 10: workpool.v1.WorkResponse.cancels:type_name -> workpool.v1.CancelAttempt
+	13, // 11: workpool.v1.WorkResponse.acks:type_name -> workpool.v1.ResultAck
+	10, // 12: workpool.v1.WorkResponse.welcome:type_name -> workpool.v1.Welcome
+	15, // 13: workpool.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	15, // 14: workpool.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	14, // 15: workpool.v1.Assignment.args:type_name -> google.protobuf.Value
+	16, // 16: workpool.v1.Assignment.lease_expires_at:type_name -> google.protobuf.Timestamp
+	16, // 17: workpool.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
+	0,  // 18: workpool.v1.CancelAttempt.reason:type_name -> workpool.v1.CancelReason
+	1,  // 19: workpool.v1.WorkerService.Work:input_type -> workpool.v1.WorkRequest
+	9,  // 20: workpool.v1.WorkerService.Work:output_type -> workpool.v1.WorkResponse
+	20, // [20:21] is the sub-list for method output_type
+	19, // [19:20] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_workpool_v1_worker_service_proto_init() }
@@ -1011,6 +1098,7 @@ func file_workpool_v1_worker_service_proto_init() {
 	file_workpool_v1_worker_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*AttemptResult_Success)(nil),
 		(*AttemptResult_Failure)(nil),
+		(*AttemptResult_Continuation)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1018,7 +1106,7 @@ func file_workpool_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workpool_v1_worker_service_proto_rawDesc), len(file_workpool_v1_worker_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

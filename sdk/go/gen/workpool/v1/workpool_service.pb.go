@@ -47,21 +47,32 @@ const (
 	WaitReason_WAIT_REASON_RUNNING WaitReason = 8
 	// Finished. status.result contains the result.
 	WaitReason_WAIT_REASON_FINISHED WaitReason = 9
+	// max_per_key items with the same concurrency_key run already;
+	// running_work_ids lists them.
+	WaitReason_WAIT_REASON_KEY_AT_LIMIT WaitReason = 10
+	// The pool's rate limit has no token left; until says when the next one
+	// comes.
+	WaitReason_WAIT_REASON_RATE_LIMITED WaitReason = 11
+	// The pool's circuit breaker is open; until says when a probe may start.
+	WaitReason_WAIT_REASON_CIRCUIT_OPEN WaitReason = 12
 )
 
 // Enum value maps for WaitReason.
 var (
 	WaitReason_name = map[int32]string{
-		0: "WAIT_REASON_UNSPECIFIED",
-		1: "WAIT_REASON_POOL_PAUSED",
-		2: "WAIT_REASON_POOL_AT_LIMIT",
-		3: "WAIT_REASON_SCHEDULED",
-		4: "WAIT_REASON_BACKING_OFF",
-		5: "WAIT_REASON_NO_WORKER",
-		6: "WAIT_REASON_WORKERS_BUSY",
-		7: "WAIT_REASON_QUEUED",
-		8: "WAIT_REASON_RUNNING",
-		9: "WAIT_REASON_FINISHED",
+		0:  "WAIT_REASON_UNSPECIFIED",
+		1:  "WAIT_REASON_POOL_PAUSED",
+		2:  "WAIT_REASON_POOL_AT_LIMIT",
+		3:  "WAIT_REASON_SCHEDULED",
+		4:  "WAIT_REASON_BACKING_OFF",
+		5:  "WAIT_REASON_NO_WORKER",
+		6:  "WAIT_REASON_WORKERS_BUSY",
+		7:  "WAIT_REASON_QUEUED",
+		8:  "WAIT_REASON_RUNNING",
+		9:  "WAIT_REASON_FINISHED",
+		10: "WAIT_REASON_KEY_AT_LIMIT",
+		11: "WAIT_REASON_RATE_LIMITED",
+		12: "WAIT_REASON_CIRCUIT_OPEN",
 	}
 	WaitReason_value = map[string]int32{
 		"WAIT_REASON_UNSPECIFIED":   0,
@@ -74,6 +85,9 @@ var (
 		"WAIT_REASON_QUEUED":        7,
 		"WAIT_REASON_RUNNING":       8,
 		"WAIT_REASON_FINISHED":      9,
+		"WAIT_REASON_KEY_AT_LIMIT":  10,
+		"WAIT_REASON_RATE_LIMITED":  11,
+		"WAIT_REASON_CIRCUIT_OPEN":  12,
 	}
 )
 
@@ -1114,7 +1128,7 @@ const file_workpool_v1_workpool_service_proto_rawDesc = "" +
 	"\x18WatchCompletionsResponse\x129\n" +
 	"\vcompletions\x18\x01 \x03(\v2\x17.workpool.v1.CompletionR\vcompletions\x12#\n" +
 	"\rhead_sequence\x18\x02 \x01(\x03R\fheadSequence\x123\n" +
-	"\asent_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*\xa1\x02\n" +
+	"\asent_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*\xfb\x02\n" +
 	"\n" +
 	"WaitReason\x12\x1b\n" +
 	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
@@ -1126,7 +1140,11 @@ const file_workpool_v1_workpool_service_proto_rawDesc = "" +
 	"\x18WAIT_REASON_WORKERS_BUSY\x10\x06\x12\x16\n" +
 	"\x12WAIT_REASON_QUEUED\x10\a\x12\x17\n" +
 	"\x13WAIT_REASON_RUNNING\x10\b\x12\x18\n" +
-	"\x14WAIT_REASON_FINISHED\x10\t*\xb4\x01\n" +
+	"\x14WAIT_REASON_FINISHED\x10\t\x12\x1c\n" +
+	"\x18WAIT_REASON_KEY_AT_LIMIT\x10\n" +
+	"\x12\x1c\n" +
+	"\x18WAIT_REASON_RATE_LIMITED\x10\v\x12\x1c\n" +
+	"\x18WAIT_REASON_CIRCUIT_OPEN\x10\f*\xb4\x01\n" +
 	"\rCancelOutcome\x12\x1e\n" +
 	"\x1aCANCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CANCEL_OUTCOME_CANCELED\x10\x01\x12#\n" +

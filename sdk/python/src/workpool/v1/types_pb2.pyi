@@ -56,6 +56,38 @@ StatusBatch returns this state; Status returns NOT_FOUND instead.
 """
 Global___WorkState: _TypeAlias = WorkState  # noqa: Y015
 
+class _CircuitState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CircuitStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CircuitState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CIRCUIT_STATE_UNSPECIFIED: _CircuitState.ValueType  # 0
+    """Not set, or the pool has no breaker."""
+    CIRCUIT_STATE_CLOSED: _CircuitState.ValueType  # 1
+    """Attempts start normally."""
+    CIRCUIT_STATE_OPEN: _CircuitState.ValueType  # 2
+    """New starts are paused until the cool-down ends."""
+    CIRCUIT_STATE_HALF_OPEN: _CircuitState.ValueType  # 3
+    """One probe attempt runs; its success closes the breaker, its failure
+    opens it again.
+    """
+
+class CircuitState(_CircuitState, metaclass=_CircuitStateEnumTypeWrapper):
+    """CircuitState is the state of a pool's circuit breaker."""
+
+CIRCUIT_STATE_UNSPECIFIED: CircuitState.ValueType  # 0
+"""Not set, or the pool has no breaker."""
+CIRCUIT_STATE_CLOSED: CircuitState.ValueType  # 1
+"""Attempts start normally."""
+CIRCUIT_STATE_OPEN: CircuitState.ValueType  # 2
+"""New starts are paused until the cool-down ends."""
+CIRCUIT_STATE_HALF_OPEN: CircuitState.ValueType  # 3
+"""One probe attempt runs; its success closes the breaker, its failure
+opens it again.
+"""
+Global___CircuitState: _TypeAlias = CircuitState  # noqa: Y015
+
 @_typing.final
 class RetryPolicy(_message.Message):
     """RetryPolicy decides how often and how soon a failed work item runs again.
@@ -158,6 +190,9 @@ class WorkSpec(_message.Message):
     RUN_AT_FIELD_NUMBER: _builtins.int
     RUN_AFTER_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
     function: _builtins.str
     """Function name that workers register, such as "email.send"."""
     retry_enabled: _builtins.bool
@@ -165,6 +200,15 @@ class WorkSpec(_message.Message):
     idempotency_key: _builtins.str
     """Caller-chosen key, unique within the pool. A repeated enqueue with the
     same key returns the id of the first item and creates nothing.
+    """
+    concurrency_key: _builtins.str
+    """Items of a pool with the same key run at most the pool's max_per_key at
+    once. Empty means no key. 1 to 256 characters when set.
+    """
+    priority: _builtins.int
+    """Higher starts first within the pool, from -1,000,000 to 1,000,000.
+    Waiting raises it by one per pool priority_aging, so low priority
+    cannot starve.
     """
     @_builtins.property
     def args(self) -> _struct_pb2.Value:
@@ -186,6 +230,13 @@ class WorkSpec(_message.Message):
     def run_after(self) -> _duration_pb2.Duration:
         """Earliest start time relative to the moment the server accepts the item."""
 
+    @_builtins.property
+    def attempt_timeout(self) -> _duration_pb2.Duration:
+        """Longest time one attempt may run before the server sends the worker a
+        cancel request and ends the attempt as a timeout failure, retried per
+        the item's policy. Unset applies the pool's default_attempt_timeout.
+        """
+
     def __init__(
         self,
         *,
@@ -197,10 +248,13 @@ class WorkSpec(_message.Message):
         run_at: _timestamp_pb2.Timestamp | None = ...,
         run_after: _duration_pb2.Duration | None = ...,
         idempotency_key: _builtins.str = ...,
+        concurrency_key: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        attempt_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "on_complete", b"on_complete", "retry", b"retry", "retry_enabled", b"retry_enabled", "retry_policy", b"retry_policy", "run_after", b"run_after", "run_at", b"run_at", "schedule", b"schedule"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "attempt_timeout", b"attempt_timeout", "on_complete", b"on_complete", "retry", b"retry", "retry_enabled", b"retry_enabled", "retry_policy", b"retry_policy", "run_after", b"run_after", "run_at", b"run_at", "schedule", b"schedule"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "function", b"function", "idempotency_key", b"idempotency_key", "on_complete", b"on_complete", "retry", b"retry", "retry_enabled", b"retry_enabled", "retry_policy", b"retry_policy", "run_after", b"run_after", "run_at", b"run_at", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "attempt_timeout", b"attempt_timeout", "concurrency_key", b"concurrency_key", "function", b"function", "idempotency_key", b"idempotency_key", "on_complete", b"on_complete", "priority", b"priority", "retry", b"retry", "retry_enabled", b"retry_enabled", "retry_policy", b"retry_policy", "run_after", b"run_after", "run_at", b"run_at", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_retry: _TypeAlias = _typing.Literal["retry_enabled", "retry_policy"]  # noqa: Y015
     _WhichOneofArgType_retry: _TypeAlias = _typing.Literal["retry", b"retry"]  # noqa: Y015
@@ -336,6 +390,9 @@ class WorkStatus(_message.Message):
     READY_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    CONTINUATIONS_FIELD_NUMBER: _builtins.int
     work_id: _builtins.str
     """Work item id, such as "wk_01JD9V6GQ8M3T6Y4D3W0Y5B7ZC"."""
     state: Global___WorkState.ValueType
@@ -348,6 +405,12 @@ class WorkStatus(_message.Message):
     """Function the item calls."""
     last_error: _builtins.str
     """Error of the most recent failed attempt, if any."""
+    concurrency_key: _builtins.str
+    """Concurrency key from the item's spec, empty when none."""
+    priority: _builtins.int
+    """Priority from the item's spec, without aging."""
+    continuations: _builtins.int
+    """Times a handler asked to run the item again with new args."""
     @_builtins.property
     def result(self) -> Global___Result:
         """Final result, set only when state is WORK_STATE_FINISHED."""
@@ -377,10 +440,13 @@ class WorkStatus(_message.Message):
         ready_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
         last_error: _builtins.str = ...,
+        concurrency_key: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        continuations: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "ready_at", b"ready_at", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "function", b"function", "last_error", b"last_error", "pool", b"pool", "previous_attempts", b"previous_attempts", "ready_at", b"ready_at", "result", b"result", "state", b"state", "work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency_key", b"concurrency_key", "continuations", b"continuations", "enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "function", b"function", "last_error", b"last_error", "pool", b"pool", "previous_attempts", b"previous_attempts", "priority", b"priority", "ready_at", b"ready_at", "result", b"result", "state", b"state", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -400,6 +466,7 @@ class Completion(_message.Message):
     CONTEXT_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
+    CONTINUATIONS_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position in the log, gap-free and increasing by one per completion."""
     work_id: _builtins.str
@@ -410,6 +477,10 @@ class Completion(_message.Message):
     """Function the item called."""
     attempts: _builtins.int
     """Attempts the item made, 0 when it was canceled before it started."""
+    continuations: _builtins.int
+    """Times a handler asked to run the item again with new args; these are
+    not counted in attempts.
+    """
     @_builtins.property
     def result(self) -> Global___Result:
         """Final result."""
@@ -433,10 +504,11 @@ class Completion(_message.Message):
         context: _struct_pb2.Value | None = ...,
         attempts: _builtins.int = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
+        continuations: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "finished_at", b"finished_at", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "context", b"context", "finished_at", b"finished_at", "function", b"function", "pool", b"pool", "result", b"result", "sequence", b"sequence", "work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "context", b"context", "continuations", b"continuations", "finished_at", b"finished_at", "function", b"function", "pool", b"pool", "result", b"result", "sequence", b"sequence", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -454,6 +526,12 @@ class Pool(_message.Message):
     DEFAULT_RETRY_FIELD_NUMBER: _builtins.int
     STATUS_TTL_FIELD_NUMBER: _builtins.int
     KEEP_STATUS_FOREVER_FIELD_NUMBER: _builtins.int
+    MAX_PER_KEY_FIELD_NUMBER: _builtins.int
+    PRIORITY_AGING_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    DEFAULT_ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
+    CIRCUIT_BREAKER_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Pool name: 1 to 128 characters of letters, digits, '.', '_' and '-'."""
     max_parallelism: _builtins.int
@@ -464,6 +542,15 @@ class Pool(_message.Message):
     """Whether items that do not say otherwise retry with default_retry."""
     keep_status_forever: _builtins.bool
     """Keep finished items' status forever; status_ttl is then ignored."""
+    max_per_key: _builtins.int
+    """Largest number of items with the same concurrency_key that run at once.
+    Unset or 0 means no per-key limit; max_parallelism still holds.
+    """
+    parent: _builtins.str
+    """Pool whose idle capacity this pool may borrow once its own
+    max_parallelism is reached. The parent's own work starts first. Empty
+    means none. Parents do not chain: the parent must have no parent.
+    """
     @_builtins.property
     def default_retry(self) -> Global___RetryPolicy:
         """Retry policy applied by retry_by_default and by retry_enabled = true."""
@@ -471,6 +558,26 @@ class Pool(_message.Message):
     @_builtins.property
     def status_ttl(self) -> _duration_pb2.Duration:
         """How long a finished item's status stays readable. Unset means 24 hours."""
+
+    @_builtins.property
+    def priority_aging(self) -> _duration_pb2.Duration:
+        """Waiting time that raises a ready item's priority by one. Unset means 1
+        second.
+        """
+
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimit:
+        """Starts per second across all replicas. Unset means no rate limit."""
+
+    @_builtins.property
+    def default_attempt_timeout(self) -> _duration_pb2.Duration:
+        """Attempt timeout for items that do not set attempt_timeout. Unset means
+        none.
+        """
+
+    @_builtins.property
+    def circuit_breaker(self) -> Global___CircuitBreaker:
+        """Pauses new starts while too many attempts fail. Unset means none."""
 
     def __init__(
         self,
@@ -481,16 +588,99 @@ class Pool(_message.Message):
         default_retry: Global___RetryPolicy | None = ...,
         status_ttl: _duration_pb2.Duration | None = ...,
         keep_status_forever: _builtins.bool = ...,
+        max_per_key: _builtins.int | None = ...,
+        priority_aging: _duration_pb2.Duration | None = ...,
+        rate_limit: Global___RateLimit | None = ...,
+        default_attempt_timeout: _duration_pb2.Duration | None = ...,
+        circuit_breaker: Global___CircuitBreaker | None = ...,
+        parent: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_parallelism", b"_max_parallelism", "default_retry", b"default_retry", "max_parallelism", b"max_parallelism", "status_ttl", b"status_ttl"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_parallelism", b"_max_parallelism", "_max_per_key", b"_max_per_key", "circuit_breaker", b"circuit_breaker", "default_attempt_timeout", b"default_attempt_timeout", "default_retry", b"default_retry", "max_parallelism", b"max_parallelism", "max_per_key", b"max_per_key", "priority_aging", b"priority_aging", "rate_limit", b"rate_limit", "status_ttl", b"status_ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_parallelism", b"_max_parallelism", "default_retry", b"default_retry", "keep_status_forever", b"keep_status_forever", "max_parallelism", b"max_parallelism", "name", b"name", "retry_by_default", b"retry_by_default", "status_ttl", b"status_ttl"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_parallelism", b"_max_parallelism", "_max_per_key", b"_max_per_key", "circuit_breaker", b"circuit_breaker", "default_attempt_timeout", b"default_attempt_timeout", "default_retry", b"default_retry", "keep_status_forever", b"keep_status_forever", "max_parallelism", b"max_parallelism", "max_per_key", b"max_per_key", "name", b"name", "parent", b"parent", "priority_aging", b"priority_aging", "rate_limit", b"rate_limit", "retry_by_default", b"retry_by_default", "status_ttl", b"status_ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_parallelism: _TypeAlias = _typing.Literal["max_parallelism"]  # noqa: Y015
     _WhichOneofArgType__max_parallelism: _TypeAlias = _typing.Literal["_max_parallelism", b"_max_parallelism"]  # noqa: Y015
+    _WhichOneofReturnType__max_per_key: _TypeAlias = _typing.Literal["max_per_key"]  # noqa: Y015
+    _WhichOneofArgType__max_per_key: _TypeAlias = _typing.Literal["_max_per_key", b"_max_per_key"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_parallelism) -> _WhichOneofReturnType__max_parallelism | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_per_key) -> _WhichOneofReturnType__max_per_key | None: ...
 
 Global___Pool: _TypeAlias = Pool  # noqa: Y015
+
+@_typing.final
+class RateLimit(_message.Message):
+    """RateLimit is a token bucket that limits how fast a pool starts items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PER_SECOND_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
+    per_second: _builtins.float
+    """Tokens added per second. Must be above 0."""
+    burst: _builtins.int
+    """Largest number of tokens held, the starts allowed in one burst. Unset or
+    0 means 1.
+    """
+    def __init__(
+        self,
+        *,
+        per_second: _builtins.float = ...,
+        burst: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burst", b"burst", "per_second", b"per_second"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateLimit: _TypeAlias = RateLimit  # noqa: Y015
+
+@_typing.final
+class CircuitBreaker(_message.Message):
+    """CircuitBreaker pauses a pool's new starts while its attempts fail too often."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FAILURE_RATE_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    MIN_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    COOL_DOWN_FIELD_NUMBER: _builtins.int
+    failure_rate: _builtins.float
+    """Fraction of failed attempts, above 0 and at most 1, that opens the
+    breaker.
+    """
+    min_attempts: _builtins.int
+    """Fewest attempts in the window before the rate counts. Unset or 0 means
+    10.
+    """
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """Span of recent attempts the rate is computed over. Unset means 60 s."""
+
+    @_builtins.property
+    def cool_down(self) -> _duration_pb2.Duration:
+        """Time the breaker stays open before one probe attempt may start. Unset
+        means 30 s.
+        """
+
+    def __init__(
+        self,
+        *,
+        failure_rate: _builtins.float = ...,
+        window: _duration_pb2.Duration | None = ...,
+        min_attempts: _builtins.int = ...,
+        cool_down: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cool_down", b"cool_down", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cool_down", b"cool_down", "failure_rate", b"failure_rate", "min_attempts", b"min_attempts", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CircuitBreaker: _TypeAlias = CircuitBreaker  # noqa: Y015
 
 @_typing.final
 class PoolStats(_message.Message):
@@ -500,19 +690,33 @@ class PoolStats(_message.Message):
 
     PENDING_COUNT_FIELD_NUMBER: _builtins.int
     RUNNING_COUNT_FIELD_NUMBER: _builtins.int
+    CIRCUIT_STATE_FIELD_NUMBER: _builtins.int
+    CIRCUIT_OPEN_UNTIL_FIELD_NUMBER: _builtins.int
+    BORROWED_COUNT_FIELD_NUMBER: _builtins.int
     pending_count: _builtins.int
     """Items waiting to start, delayed and backing-off ones included."""
     running_count: _builtins.int
     """Items leased to workers."""
+    circuit_state: Global___CircuitState.ValueType
+    """State of the pool's circuit breaker."""
+    borrowed_count: _builtins.int
+    """Items of this pool running on capacity borrowed from its parent."""
+    @_builtins.property
+    def circuit_open_until(self) -> _timestamp_pb2.Timestamp:
+        """End of the cool-down while the breaker is open."""
+
     def __init__(
         self,
         *,
         pending_count: _builtins.int = ...,
         running_count: _builtins.int = ...,
+        circuit_state: Global___CircuitState.ValueType = ...,
+        circuit_open_until: _timestamp_pb2.Timestamp | None = ...,
+        borrowed_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["circuit_open_until", b"circuit_open_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending_count", b"pending_count", "running_count", b"running_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrowed_count", b"borrowed_count", "circuit_open_until", b"circuit_open_until", "circuit_state", b"circuit_state", "pending_count", b"pending_count", "running_count", b"running_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n workpool/v1/worker_service.proto\x12\x0bworkpool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n\x0bWorkRequest\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x12.workpool.v1.HelloR\x05hello\x12\x34\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.workpool.v1.HeartbeatR\theartbeat\x12+\n\x06\x63redit\x18\x03 \x01(\x0b\x32\x13.workpool.v1.CreditR\x06\x63redit\x12\x34\n\x07results\x18\x04 \x03(\x0b\x32\x1a.workpool.v1.AttemptResultR\x07results\"x\n\x05Hello\x12\x14\n\x05pools\x18\x01 \x03(\tR\x05pools\x12\x1c\n\tfunctions\x18\x02 \x03(\tR\tfunctions\x12\x1a\n\x08\x63\x61pacity\x18\x03 \x01(\x05R\x08\x63\x61pacity\x12\x1f\n\x0bworker_name\x18\x04 \x01(\tR\nworkerName\"&\n\tHeartbeat\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\"\x1e\n\x06\x43redit\x12\x14\n\x05\x63ount\x18\x01 \x01(\x05R\x05\x63ount\"\xbf\x01\n\rAttemptResult\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x37\n\x07success\x18\x03 \x01(\x0b\x32\x1b.workpool.v1.AttemptSuccessH\x00R\x07success\x12\x37\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1b.workpool.v1.AttemptFailureH\x00R\x07\x66\x61ilureB\t\n\x07outcome\"K\n\x0e\x41ttemptSuccess\x12\x39\n\x0creturn_value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x0breturnValue\"K\n\x0e\x41ttemptFailure\x12\x14\n\x05\x65rror\x18\x01 \x01(\tR\x05\x65rror\x12#\n\rnon_retryable\x18\x02 \x01(\x08R\x0cnonRetryable\"\xdb\x01\n\x0cWorkResponse\x12\x39\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x17.workpool.v1.AssignmentR\x0b\x61ssignments\x12\x34\n\x07\x63\x61ncels\x18\x02 \x03(\x0b\x32\x1a.workpool.v1.CancelAttemptR\x07\x63\x61ncels\x12*\n\x04\x61\x63ks\x18\x03 \x03(\x0b\x32\x16.workpool.v1.ResultAckR\x04\x61\x63ks\x12.\n\x07welcome\x18\x04 \x01(\x0b\x32\x14.workpool.v1.WelcomeR\x07welcome\"\xb2\x01\n\x07Welcome\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12@\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\rleaseDuration\x12H\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xe1\x01\n\nAssignment\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x1a\n\x08\x66unction\x18\x03 \x01(\tR\x08\x66unction\x12*\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x61rgs\x12\x44\n\x10lease_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12\x12\n\x04pool\x18\x06 \x01(\tR\x04pool\"u\n\rCancelAttempt\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x31\n\x06reason\x18\x03 \x01(\x0e\x32\x19.workpool.v1.CancelReasonR\x06reason\"Z\n\tResultAck\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08R\x08\x61\x63\x63\x65pted*h\n\x0c\x43\x61ncelReason\x12\x1d\n\x19\x43\x41NCEL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_REASON_REQUESTED\x10\x01\x12\x1c\n\x18\x43\x41NCEL_REASON_LEASE_LOST\x10\x02\x32P\n\rWorkerService\x12?\n\x04Work\x12\x18.workpool.v1.WorkRequest\x1a\x19.workpool.v1.WorkResponse(\x01\x30\x01\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n workpool/v1/worker_service.proto\x12\x0bworkpool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n\x0bWorkRequest\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x12.workpool.v1.HelloR\x05hello\x12\x34\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.workpool.v1.HeartbeatR\theartbeat\x12+\n\x06\x63redit\x18\x03 \x01(\x0b\x32\x13.workpool.v1.CreditR\x06\x63redit\x12\x34\n\x07results\x18\x04 \x03(\x0b\x32\x1a.workpool.v1.AttemptResultR\x07results\"x\n\x05Hello\x12\x14\n\x05pools\x18\x01 \x03(\tR\x05pools\x12\x1c\n\tfunctions\x18\x02 \x03(\tR\tfunctions\x12\x1a\n\x08\x63\x61pacity\x18\x03 \x01(\x05R\x08\x63\x61pacity\x12\x1f\n\x0bworker_name\x18\x04 \x01(\tR\nworkerName\"&\n\tHeartbeat\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\"\x1e\n\x06\x43redit\x12\x14\n\x05\x63ount\x18\x01 \x01(\x05R\x05\x63ount\"\x87\x02\n\rAttemptResult\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x37\n\x07success\x18\x03 \x01(\x0b\x32\x1b.workpool.v1.AttemptSuccessH\x00R\x07success\x12\x37\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1b.workpool.v1.AttemptFailureH\x00R\x07\x66\x61ilure\x12\x46\n\x0c\x63ontinuation\x18\x05 \x01(\x0b\x32 .workpool.v1.AttemptContinuationH\x00R\x0c\x63ontinuationB\t\n\x07outcome\"A\n\x13\x41ttemptContinuation\x12*\n\x04\x61rgs\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x61rgs\"K\n\x0e\x41ttemptSuccess\x12\x39\n\x0creturn_value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x0breturnValue\"K\n\x0e\x41ttemptFailure\x12\x14\n\x05\x65rror\x18\x01 \x01(\tR\x05\x65rror\x12#\n\rnon_retryable\x18\x02 \x01(\x08R\x0cnonRetryable\"\xdb\x01\n\x0cWorkResponse\x12\x39\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x17.workpool.v1.AssignmentR\x0b\x61ssignments\x12\x34\n\x07\x63\x61ncels\x18\x02 \x03(\x0b\x32\x1a.workpool.v1.CancelAttemptR\x07\x63\x61ncels\x12*\n\x04\x61\x63ks\x18\x03 \x03(\x0b\x32\x16.workpool.v1.ResultAckR\x04\x61\x63ks\x12.\n\x07welcome\x18\x04 \x01(\x0b\x32\x14.workpool.v1.WelcomeR\x07welcome\"\xb2\x01\n\x07Welcome\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12@\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\rleaseDuration\x12H\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x99\x02\n\nAssignment\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x1a\n\x08\x66unction\x18\x03 \x01(\tR\x08\x66unction\x12*\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x61rgs\x12\x44\n\x10lease_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12\x12\n\x04pool\x18\x06 \x01(\tR\x04pool\x12\x36\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x64\x65\x61\x64line\"u\n\rCancelAttempt\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x31\n\x06reason\x18\x03 \x01(\x0e\x32\x19.workpool.v1.CancelReasonR\x06reason\"Z\n\tResultAck\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08R\x08\x61\x63\x63\x65pted*\x83\x01\n\x0c\x43\x61ncelReason\x12\x1d\n\x19\x43\x41NCEL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_REASON_REQUESTED\x10\x01\x12\x1c\n\x18\x43\x41NCEL_REASON_LEASE_LOST\x10\x02\x12\x19\n\x15\x43\x41NCEL_REASON_TIMEOUT\x10\x03\x32P\n\rWorkerService\x12?\n\x04Work\x12\x18.workpool.v1.WorkRequest\x1a\x19.workpool.v1.WorkResponse(\x01\x30\x01\x42S\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'workpool.v1.worker_service_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.workpool.v1P\001Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1'
-  _globals['_CANCELREASON']._serialized_start=1739
-  _globals['_CANCELREASON']._serialized_end=1843
+  _globals['_CANCELREASON']._serialized_start=1935
+  _globals['_CANCELREASON']._serialized_end=2066
   _globals['_WORKREQUEST']._serialized_start=145
   _globals['_WORKREQUEST']._serialized_end=353
   _globals['_HELLO']._serialized_start=355
@@ -46,21 +46,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDIT']._serialized_start=517
   _globals['_CREDIT']._serialized_end=547
   _globals['_ATTEMPTRESULT']._serialized_start=550
-  _globals['_ATTEMPTRESULT']._serialized_end=741
-  _globals['_ATTEMPTSUCCESS']._serialized_start=743
-  _globals['_ATTEMPTSUCCESS']._serialized_end=818
-  _globals['_ATTEMPTFAILURE']._serialized_start=820
-  _globals['_ATTEMPTFAILURE']._serialized_end=895
-  _globals['_WORKRESPONSE']._serialized_start=898
-  _globals['_WORKRESPONSE']._serialized_end=1117
-  _globals['_WELCOME']._serialized_start=1120
-  _globals['_WELCOME']._serialized_end=1298
-  _globals['_ASSIGNMENT']._serialized_start=1301
-  _globals['_ASSIGNMENT']._serialized_end=1526
-  _globals['_CANCELATTEMPT']._serialized_start=1528
-  _globals['_CANCELATTEMPT']._serialized_end=1645
-  _globals['_RESULTACK']._serialized_start=1647
-  _globals['_RESULTACK']._serialized_end=1737
-  _globals['_WORKERSERVICE']._serialized_start=1845
-  _globals['_WORKERSERVICE']._serialized_end=1925
+  _globals['_ATTEMPTRESULT']._serialized_end=813
+  _globals['_ATTEMPTCONTINUATION']._serialized_start=815
+  _globals['_ATTEMPTCONTINUATION']._serialized_end=880
+  _globals['_ATTEMPTSUCCESS']._serialized_start=882
+  _globals['_ATTEMPTSUCCESS']._serialized_end=957
+  _globals['_ATTEMPTFAILURE']._serialized_start=959
+  _globals['_ATTEMPTFAILURE']._serialized_end=1034
+  _globals['_WORKRESPONSE']._serialized_start=1037
+  _globals['_WORKRESPONSE']._serialized_end=1256
+  _globals['_WELCOME']._serialized_start=1259
+  _globals['_WELCOME']._serialized_end=1437
+  _globals['_ASSIGNMENT']._serialized_start=1440
+  _globals['_ASSIGNMENT']._serialized_end=1721
+  _globals['_CANCELATTEMPT']._serialized_start=1723
+  _globals['_CANCELATTEMPT']._serialized_end=1840
+  _globals['_RESULTACK']._serialized_start=1842
+  _globals['_RESULTACK']._serialized_end=1932
+  _globals['_WORKERSERVICE']._serialized_start=2068
+  _globals['_WORKERSERVICE']._serialized_end=2148
 # @@protoc_insertion_point(module_scope)

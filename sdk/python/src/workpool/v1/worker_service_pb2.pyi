@@ -36,6 +36,8 @@ class _CancelReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CancelRe
     """The attempt's lease is no longer held by this stream; its result will be
     ignored.
     """
+    CANCEL_REASON_TIMEOUT: _CancelReason.ValueType  # 3
+    """The attempt ran past its attempt timeout and ended as a timeout failure."""
 
 class CancelReason(_CancelReason, metaclass=_CancelReasonEnumTypeWrapper):
     """CancelReason is the reason the server requests that a worker stop an attempt."""
@@ -48,6 +50,8 @@ CANCEL_REASON_LEASE_LOST: CancelReason.ValueType  # 2
 """The attempt's lease is no longer held by this stream; its result will be
 ignored.
 """
+CANCEL_REASON_TIMEOUT: CancelReason.ValueType  # 3
+"""The attempt ran past its attempt timeout and ended as a timeout failure."""
 Global___CancelReason: _TypeAlias = CancelReason  # noqa: Y015
 
 @_typing.final
@@ -190,6 +194,7 @@ class AttemptResult(_message.Message):
     ATTEMPT_FIELD_NUMBER: _builtins.int
     SUCCESS_FIELD_NUMBER: _builtins.int
     FAILURE_FIELD_NUMBER: _builtins.int
+    CONTINUATION_FIELD_NUMBER: _builtins.int
     work_id: _builtins.str
     """Work item id."""
     attempt: _builtins.int
@@ -204,6 +209,12 @@ class AttemptResult(_message.Message):
     def failure(self) -> Global___AttemptFailure:
         """The function raised an error."""
 
+    @_builtins.property
+    def continuation(self) -> Global___AttemptContinuation:
+        """The handler asks to run the item again at once with new args. The
+        item keeps its id and retry budget; the next attempt is a new one.
+        """
+
     def __init__(
         self,
         *,
@@ -211,16 +222,41 @@ class AttemptResult(_message.Message):
         attempt: _builtins.int = ...,
         success: Global___AttemptSuccess | None = ...,
         failure: Global___AttemptFailure | None = ...,
+        continuation: Global___AttemptContinuation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure", "outcome", b"outcome", "success", b"success"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["continuation", b"continuation", "failure", b"failure", "outcome", b"outcome", "success", b"success"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "failure", b"failure", "outcome", b"outcome", "success", b"success", "work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "continuation", b"continuation", "failure", b"failure", "outcome", b"outcome", "success", b"success", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["success", "failure"]  # noqa: Y015
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["success", "failure", "continuation"]  # noqa: Y015
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
 Global___AttemptResult: _TypeAlias = AttemptResult  # noqa: Y015
+
+@_typing.final
+class AttemptContinuation(_message.Message):
+    """AttemptContinuation ends an attempt by asking to run the item again."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def args(self) -> _struct_pb2.Value:
+        """Arguments of the next run."""
+
+    def __init__(
+        self,
+        *,
+        args: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttemptContinuation: _TypeAlias = AttemptContinuation  # noqa: Y015
 
 @_typing.final
 class AttemptSuccess(_message.Message):
@@ -360,6 +396,7 @@ class Assignment(_message.Message):
     ARGS_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     POOL_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
     work_id: _builtins.str
     """Work item id."""
     attempt: _builtins.int
@@ -376,6 +413,12 @@ class Assignment(_message.Message):
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp:
         """Time the lease ends unless a heartbeat renews it."""
 
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp:
+        """Time the server ends the attempt as timed out, unset when it has no
+        attempt timeout.
+        """
+
     def __init__(
         self,
         *,
@@ -385,10 +428,11 @@ class Assignment(_message.Message):
         args: _struct_pb2.Value | None = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
         pool: _builtins.str = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "lease_expires_at", b"lease_expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "deadline", b"deadline", "lease_expires_at", b"lease_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "attempt", b"attempt", "function", b"function", "lease_expires_at", b"lease_expires_at", "pool", b"pool", "work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "attempt", b"attempt", "deadline", b"deadline", "function", b"function", "lease_expires_at", b"lease_expires_at", "pool", b"pool", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

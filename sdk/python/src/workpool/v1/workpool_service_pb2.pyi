@@ -49,6 +49,16 @@ class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason
     """Leased to a worker since `since`."""
     WAIT_REASON_FINISHED: _WaitReason.ValueType  # 9
     """Finished. status.result contains the result."""
+    WAIT_REASON_KEY_AT_LIMIT: _WaitReason.ValueType  # 10
+    """max_per_key items with the same concurrency_key run already;
+    running_work_ids lists them.
+    """
+    WAIT_REASON_RATE_LIMITED: _WaitReason.ValueType  # 11
+    """The pool's rate limit has no token left; until says when the next one
+    comes.
+    """
+    WAIT_REASON_CIRCUIT_OPEN: _WaitReason.ValueType  # 12
+    """The pool's circuit breaker is open; until says when a probe may start."""
 
 class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
     """WaitReason is the reason a work item is not running now."""
@@ -75,6 +85,16 @@ WAIT_REASON_RUNNING: WaitReason.ValueType  # 8
 """Leased to a worker since `since`."""
 WAIT_REASON_FINISHED: WaitReason.ValueType  # 9
 """Finished. status.result contains the result."""
+WAIT_REASON_KEY_AT_LIMIT: WaitReason.ValueType  # 10
+"""max_per_key items with the same concurrency_key run already;
+running_work_ids lists them.
+"""
+WAIT_REASON_RATE_LIMITED: WaitReason.ValueType  # 11
+"""The pool's rate limit has no token left; until says when the next one
+comes.
+"""
+WAIT_REASON_CIRCUIT_OPEN: WaitReason.ValueType  # 12
+"""The pool's circuit breaker is open; until says when a probe may start."""
 Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
 
 class _CancelOutcome:

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file workpool/v1/types.proto.
  */
 export const file_workpool_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chd3b3JrcG9vbC92MS90eXBlcy5wcm90bxILd29ya3Bvb2wudjEiuQEKC1JldHJ5UG9saWN5EhkKDG1heF9hdHRlbXB0cxgBIAEoBUgAiAEBEjIKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgRiYXNlGAMgASgBSAGIAQESLgoLbWF4X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDwoNX21heF9hdHRlbXB0c0IHCgVfYmFzZSJHCgpPbkNvbXBsZXRlEhAKCGZ1bmN0aW9uGAEgASgJEicKB2NvbnRleHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUixwIKCFdvcmtTcGVjEhAKCGZ1bmN0aW9uGAEgASgJEiQKBGFyZ3MYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoNcmV0cnlfZW5hYmxlZBgDIAEoCEgAEjAKDHJldHJ5X3BvbGljeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5SAASLAoLb25fY29tcGxldGUYBSABKAsyFy53b3JrcG9vbC52MS5PbkNvbXBsZXRlEiwKBnJ1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIuCglydW5fYWZ0ZXIYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAlCBwoFcmV0cnlCCgoIc2NoZWR1bGUiNwoHU3VjY2VzcxIsCgxyZXR1cm5fdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiLwoHRmFpbHVyZRINCgVlcnJvchgBIAEoCRIVCg1ub25fcmV0cnlhYmxlGAIgASgIIgoKCENhbmNlbGVkIpABCgZSZXN1bHQSJwoHc3VjY2VzcxgBIAEoCzIULndvcmtwb29sLnYxLlN1Y2Nlc3NIABInCgdmYWlsdXJlGAIgASgLMhQud29ya3Bvb2wudjEuRmFpbHVyZUgAEikKCGNhbmNlbGVkGAMgASgLMhUud29ya3Bvb2wudjEuQ2FuY2VsZWRIAEIJCgdvdXRjb21lIsgCCgpXb3JrU3RhdHVzEg8KB3dvcmtfaWQYASABKAkSJQoFc3RhdGUYAiABKA4yFi53b3JrcG9vbC52MS5Xb3JrU3RhdGUSGQoRcHJldmlvdXNfYXR0ZW1wdHMYAyABKAUSIwoGcmVzdWx0GAQgASgLMhMud29ya3Bvb2wudjEuUmVzdWx0EgwKBHBvb2wYBSABKAkSEAoIZnVuY3Rpb24YBiABKAkSLwoLZW5xdWV1ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCHJlYWR5X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgKIAEoCSLgAQoKQ29tcGxldGlvbhIQCghzZXF1ZW5jZRgBIAEoAxIPCgd3b3JrX2lkGAIgASgJEgwKBHBvb2wYAyABKAkSEAoIZnVuY3Rpb24YBCABKAkSIwoGcmVzdWx0GAUgASgLMhMud29ya3Bvb2wudjEuUmVzdWx0EicKB2NvbnRleHQYBiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSEAoIYXR0ZW1wdHMYByABKAUSLwoLZmluaXNoZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCgRQb29sEgwKBG5hbWUYASABKAkSHAoPbWF4X3BhcmFsbGVsaXNtGAIgASgFSACIAQESGAoQcmV0cnlfYnlfZGVmYXVsdBgDIAEoCBIvCg1kZWZhdWx0X3JldHJ5GAQgASgLMhgud29ya3Bvb2wudjEuUmV0cnlQb2xpY3kSLQoKc3RhdHVzX3R0bBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNrZWVwX3N0YXR1c19mb3JldmVyGAYgASgIQhIKEF9tYXhfcGFyYWxsZWxpc20iOQoJUG9vbFN0YXRzEhUKDXBlbmRpbmdfY291bnQYASABKAMSFQoNcnVubmluZ19jb3VudBgCIAEoAyqKAQoJV29ya1N0YXRlEhoKFldPUktfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJXT1JLX1NUQVRFX1BFTkRJTkcQARIWChJXT1JLX1NUQVRFX1JVTk5JTkcQAhIXChNXT1JLX1NUQVRFX0ZJTklTSEVEEAMSGAoUV09SS19TVEFURV9OT1RfRk9VTkQQBEJTCg9kZXYud29ya3Bvb2wudjFQAVo+Z2l0aHViLmNvbS93b3JrcG9vbC93b3JrcG9vbC9zZGsvZ28vZ2VuL3dvcmtwb29sL3YxO3dvcmtwb29sdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chd3b3JrcG9vbC92MS90eXBlcy5wcm90bxILd29ya3Bvb2wudjEiuQEKC1JldHJ5UG9saWN5EhkKDG1heF9hdHRlbXB0cxgBIAEoBUgAiAEBEjIKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgRiYXNlGAMgASgBSAGIAQESLgoLbWF4X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDwoNX21heF9hdHRlbXB0c0IHCgVfYmFzZSJHCgpPbkNvbXBsZXRlEhAKCGZ1bmN0aW9uGAEgASgJEicKB2NvbnRleHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipgMKCFdvcmtTcGVjEhAKCGZ1bmN0aW9uGAEgASgJEiQKBGFyZ3MYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoNcmV0cnlfZW5hYmxlZBgDIAEoCEgAEjAKDHJldHJ5X3BvbGljeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5SAASLAoLb25fY29tcGxldGUYBSABKAsyFy53b3JrcG9vbC52MS5PbkNvbXBsZXRlEiwKBnJ1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIuCglydW5fYWZ0ZXIYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSFwoPY29uY3VycmVuY3lfa2V5GAkgASgJEhAKCHByaW9yaXR5GAogASgFEjIKD2F0dGVtcHRfdGltZW91dBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIHCgVyZXRyeUIKCghzY2hlZHVsZSI3CgdTdWNjZXNzEiwKDHJldHVybl92YWx1ZRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIvCgdGYWlsdXJlEg0KBWVycm9yGAEgASgJEhUKDW5vbl9yZXRyeWFibGUYAiABKAgiCgoIQ2FuY2VsZWQikAEKBlJlc3VsdBInCgdzdWNjZXNzGAEgASgLMhQud29ya3Bvb2wudjEuU3VjY2Vzc0gAEicKB2ZhaWx1cmUYAiABKAsyFC53b3JrcG9vbC52MS5GYWlsdXJlSAASKQoIY2FuY2VsZWQYAyABKAsyFS53b3JrcG9vbC52MS5DYW5jZWxlZEgAQgkKB291dGNvbWUiigMKCldvcmtTdGF0dXMSDwoHd29ya19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLndvcmtwb29sLnYxLldvcmtTdGF0ZRIZChFwcmV2aW91c19hdHRlbXB0cxgDIAEoBRIjCgZyZXN1bHQYBCABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSDAoEcG9vbBgFIAEoCRIQCghmdW5jdGlvbhgGIAEoCRIvCgtlbnF1ZXVlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIcmVhZHlfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXN0X2Vycm9yGAogASgJEhcKD2NvbmN1cnJlbmN5X2tleRgLIAEoCRIQCghwcmlvcml0eRgMIAEoBRIVCg1jb250aW51YXRpb25zGA0gASgFIvcBCgpDb21wbGV0aW9uEhAKCHNlcXVlbmNlGAEgASgDEg8KB3dvcmtfaWQYAiABKAkSDAoEcG9vbBgDIAEoCRIQCghmdW5jdGlvbhgEIAEoCRIjCgZyZXN1bHQYBSABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSJwoHY29udGV4dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIQCghhdHRlbXB0cxgHIAEoBRIvCgtmaW5pc2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY29udGludWF0aW9ucxgJIAEoBSLoAwoEUG9vbBIMCgRuYW1lGAEgASgJEhwKD21heF9wYXJhbGxlbGlzbRgCIAEoBUgAiAEBEhgKEHJldHJ5X2J5X2RlZmF1bHQYAyABKAgSLwoNZGVmYXVsdF9yZXRyeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5Ei0KCnN0YXR1c190dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoTa2VlcF9zdGF0dXNfZm9yZXZlchgGIAEoCBIYCgttYXhfcGVyX2tleRgHIAEoBUgBiAEBEjEKDnByaW9yaXR5X2FnaW5nGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKCnJhdGVfbGltaXQYCSABKAsyFi53b3JrcG9vbC52MS5SYXRlTGltaXQSOgoXZGVmYXVsdF9hdHRlbXB0X3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoPY2lyY3VpdF9icmVha2VyGAsgASgLMhsud29ya3Bvb2wudjEuQ2lyY3VpdEJyZWFrZXISDgoGcGFyZW50GAwgASgJQhIKEF9tYXhfcGFyYWxsZWxpc21CDgoMX21heF9wZXJfa2V5Ii4KCVJhdGVMaW1pdBISCgpwZXJfc2Vjb25kGAEgASgBEg0KBWJ1cnN0GAIgASgFIpUBCg5DaXJjdWl0QnJlYWtlchIUCgxmYWlsdXJlX3JhdGUYASABKAESKQoGd2luZG93GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1pbl9hdHRlbXB0cxgDIAEoBRIsCgljb29sX2Rvd24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iuwEKCVBvb2xTdGF0cxIVCg1wZW5kaW5nX2NvdW50GAEgASgDEhUKDXJ1bm5pbmdfY291bnQYAiABKAMSMAoNY2lyY3VpdF9zdGF0ZRgDIAEoDjIZLndvcmtwb29sLnYxLkNpcmN1aXRTdGF0ZRI2ChJjaXJjdWl0X29wZW5fdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmJvcnJvd2VkX2NvdW50GAUgASgDKooBCglXb3JrU3RhdGUSGgoWV09SS19TVEFURV9VTlNQRUNJRklFRBAAEhYKEldPUktfU1RBVEVfUEVORElORxABEhYKEldPUktfU1RBVEVfUlVOTklORxACEhcKE1dPUktfU1RBVEVfRklOSVNIRUQQAxIYChRXT1JLX1NUQVRFX05PVF9GT1VORBAEKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADQlMKD2Rldi53b3JrcG9vbC52MVABWj5naXRodWIuY29tL3dvcmtwb29sL3dvcmtwb29sL3Nkay9nby9nZW4vd29ya3Bvb2wvdjE7d29ya3Bvb2x2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * RetryPolicy decides how often and how soon a failed work item runs again.
@@ -173,6 +173,32 @@ export type WorkSpec = Message<"workpool.v1.WorkSpec"> & {
    * @generated from field: string idempotency_key = 8;
    */
   idempotencyKey: string;
+
+  /**
+   * Items of a pool with the same key run at most the pool's max_per_key at
+   * once. Empty means no key. 1 to 256 characters when set.
+   *
+   * @generated from field: string concurrency_key = 9;
+   */
+  concurrencyKey: string;
+
+  /**
+   * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+   * Waiting raises it by one per pool priority_aging, so low priority
+   * cannot starve.
+   *
+   * @generated from field: int32 priority = 10;
+   */
+  priority: number;
+
+  /**
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   *
+   * @generated from field: google.protobuf.Duration attempt_timeout = 11;
+   */
+  attemptTimeout?: Duration | undefined;
 };
 
 /**
@@ -367,6 +393,27 @@ export type WorkStatus = Message<"workpool.v1.WorkStatus"> & {
    * @generated from field: string last_error = 10;
    */
   lastError: string;
+
+  /**
+   * Concurrency key from the item's spec, empty when none.
+   *
+   * @generated from field: string concurrency_key = 11;
+   */
+  concurrencyKey: string;
+
+  /**
+   * Priority from the item's spec, without aging.
+   *
+   * @generated from field: int32 priority = 12;
+   */
+  priority: number;
+
+  /**
+   * Times a handler asked to run the item again with new args.
+   *
+   * @generated from field: int32 continuations = 13;
+   */
+  continuations: number;
 };
 
 /**
@@ -437,6 +484,14 @@ export type Completion = Message<"workpool.v1.Completion"> & {
    * @generated from field: google.protobuf.Timestamp finished_at = 8;
    */
   finishedAt?: Timestamp | undefined;
+
+  /**
+   * Times a handler asked to run the item again with new args; these are
+   * not counted in attempts.
+   *
+   * @generated from field: int32 continuations = 9;
+   */
+  continuations: number;
 };
 
 /**
@@ -494,6 +549,53 @@ export type Pool = Message<"workpool.v1.Pool"> & {
    * @generated from field: bool keep_status_forever = 6;
    */
   keepStatusForever: boolean;
+
+  /**
+   * Largest number of items with the same concurrency_key that run at once.
+   * Unset or 0 means no per-key limit; max_parallelism still holds.
+   *
+   * @generated from field: optional int32 max_per_key = 7;
+   */
+  maxPerKey?: number | undefined;
+
+  /**
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   *
+   * @generated from field: google.protobuf.Duration priority_aging = 8;
+   */
+  priorityAging?: Duration | undefined;
+
+  /**
+   * Starts per second across all replicas. Unset means no rate limit.
+   *
+   * @generated from field: workpool.v1.RateLimit rate_limit = 9;
+   */
+  rateLimit?: RateLimit | undefined;
+
+  /**
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   *
+   * @generated from field: google.protobuf.Duration default_attempt_timeout = 10;
+   */
+  defaultAttemptTimeout?: Duration | undefined;
+
+  /**
+   * Pauses new starts while too many attempts fail. Unset means none.
+   *
+   * @generated from field: workpool.v1.CircuitBreaker circuit_breaker = 11;
+   */
+  circuitBreaker?: CircuitBreaker | undefined;
+
+  /**
+   * Pool whose idle capacity this pool may borrow once its own
+   * max_parallelism is reached. The parent's own work starts first. Empty
+   * means none. Parents do not chain: the parent must have no parent.
+   *
+   * @generated from field: string parent = 12;
+   */
+  parent: string;
 };
 
 /**
@@ -502,6 +604,80 @@ export type Pool = Message<"workpool.v1.Pool"> & {
  */
 export const PoolSchema: GenMessage<Pool> = /*@__PURE__*/
   messageDesc(file_workpool_v1_types, 9);
+
+/**
+ * RateLimit is a token bucket that limits how fast a pool starts items.
+ *
+ * @generated from message workpool.v1.RateLimit
+ */
+export type RateLimit = Message<"workpool.v1.RateLimit"> & {
+  /**
+   * Tokens added per second. Must be above 0.
+   *
+   * @generated from field: double per_second = 1;
+   */
+  perSecond: number;
+
+  /**
+   * Largest number of tokens held, the starts allowed in one burst. Unset or
+   * 0 means 1.
+   *
+   * @generated from field: int32 burst = 2;
+   */
+  burst: number;
+};
+
+/**
+ * Describes the message workpool.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_workpool_v1_types, 10);
+
+/**
+ * CircuitBreaker pauses a pool's new starts while its attempts fail too often.
+ *
+ * @generated from message workpool.v1.CircuitBreaker
+ */
+export type CircuitBreaker = Message<"workpool.v1.CircuitBreaker"> & {
+  /**
+   * Fraction of failed attempts, above 0 and at most 1, that opens the
+   * breaker.
+   *
+   * @generated from field: double failure_rate = 1;
+   */
+  failureRate: number;
+
+  /**
+   * Span of recent attempts the rate is computed over. Unset means 60 s.
+   *
+   * @generated from field: google.protobuf.Duration window = 2;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * Fewest attempts in the window before the rate counts. Unset or 0 means
+   * 10.
+   *
+   * @generated from field: int32 min_attempts = 3;
+   */
+  minAttempts: number;
+
+  /**
+   * Time the breaker stays open before one probe attempt may start. Unset
+   * means 30 s.
+   *
+   * @generated from field: google.protobuf.Duration cool_down = 4;
+   */
+  coolDown?: Duration | undefined;
+};
+
+/**
+ * Describes the message workpool.v1.CircuitBreaker.
+ * Use `create(CircuitBreakerSchema)` to create a new message.
+ */
+export const CircuitBreakerSchema: GenMessage<CircuitBreaker> = /*@__PURE__*/
+  messageDesc(file_workpool_v1_types, 11);
 
 /**
  * PoolStats counts a pool's unfinished items.
@@ -522,6 +698,27 @@ export type PoolStats = Message<"workpool.v1.PoolStats"> & {
    * @generated from field: int64 running_count = 2;
    */
   runningCount: bigint;
+
+  /**
+   * State of the pool's circuit breaker.
+   *
+   * @generated from field: workpool.v1.CircuitState circuit_state = 3;
+   */
+  circuitState: CircuitState;
+
+  /**
+   * End of the cool-down while the breaker is open.
+   *
+   * @generated from field: google.protobuf.Timestamp circuit_open_until = 4;
+   */
+  circuitOpenUntil?: Timestamp | undefined;
+
+  /**
+   * Items of this pool running on capacity borrowed from its parent.
+   *
+   * @generated from field: int64 borrowed_count = 5;
+   */
+  borrowedCount: bigint;
 };
 
 /**
@@ -529,7 +726,7 @@ export type PoolStats = Message<"workpool.v1.PoolStats"> & {
  * Use `create(PoolStatsSchema)` to create a new message.
  */
 export const PoolStatsSchema: GenMessage<PoolStats> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 10);
+  messageDesc(file_workpool_v1_types, 12);
 
 /**
  * WorkState is the lifecycle state of a work item.
@@ -579,4 +776,46 @@ export enum WorkState {
  */
 export const WorkStateSchema: GenEnum<WorkState> = /*@__PURE__*/
   enumDesc(file_workpool_v1_types, 0);
+
+/**
+ * CircuitState is the state of a pool's circuit breaker.
+ *
+ * @generated from enum workpool.v1.CircuitState
+ */
+export enum CircuitState {
+  /**
+   * Not set, or the pool has no breaker.
+   *
+   * @generated from enum value: CIRCUIT_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Attempts start normally.
+   *
+   * @generated from enum value: CIRCUIT_STATE_CLOSED = 1;
+   */
+  CLOSED = 1,
+
+  /**
+   * New starts are paused until the cool-down ends.
+   *
+   * @generated from enum value: CIRCUIT_STATE_OPEN = 2;
+   */
+  OPEN = 2,
+
+  /**
+   * One probe attempt runs; its success closes the breaker, its failure
+   * opens it again.
+   *
+   * @generated from enum value: CIRCUIT_STATE_HALF_OPEN = 3;
+   */
+  HALF_OPEN = 3,
+}
+
+/**
+ * Describes the enum workpool.v1.CircuitState.
+ */
+export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
+  enumDesc(file_workpool_v1_types, 1);
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file workpool/v1/worker_service.proto.
  */
 export const file_workpool_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB3b3JrcG9vbC92MS93b3JrZXJfc2VydmljZS5wcm90bxILd29ya3Bvb2wudjEirQEKC1dvcmtSZXF1ZXN0EiEKBWhlbGxvGAEgASgLMhIud29ya3Bvb2wudjEuSGVsbG8SKQoJaGVhcnRiZWF0GAIgASgLMhYud29ya3Bvb2wudjEuSGVhcnRiZWF0EiMKBmNyZWRpdBgDIAEoCzITLndvcmtwb29sLnYxLkNyZWRpdBIrCgdyZXN1bHRzGAQgAygLMhoud29ya3Bvb2wudjEuQXR0ZW1wdFJlc3VsdCJQCgVIZWxsbxINCgVwb29scxgBIAMoCRIRCglmdW5jdGlvbnMYAiADKAkSEAoIY2FwYWNpdHkYAyABKAUSEwoLd29ya2VyX25hbWUYBCABKAkiHQoJSGVhcnRiZWF0EhAKCHdvcmtfaWRzGAEgAygJIhcKBkNyZWRpdBINCgVjb3VudBgBIAEoBSKcAQoNQXR0ZW1wdFJlc3VsdBIPCgd3b3JrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSLgoHc3VjY2VzcxgDIAEoCzIbLndvcmtwb29sLnYxLkF0dGVtcHRTdWNjZXNzSAASLgoHZmFpbHVyZRgEIAEoCzIbLndvcmtwb29sLnYxLkF0dGVtcHRGYWlsdXJlSABCCQoHb3V0Y29tZSI+Cg5BdHRlbXB0U3VjY2VzcxIsCgxyZXR1cm5fdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNgoOQXR0ZW1wdEZhaWx1cmUSDQoFZXJyb3IYASABKAkSFQoNbm9uX3JldHJ5YWJsZRgCIAEoCCK2AQoMV29ya1Jlc3BvbnNlEiwKC2Fzc2lnbm1lbnRzGAEgAygLMhcud29ya3Bvb2wudjEuQXNzaWdubWVudBIrCgdjYW5jZWxzGAIgAygLMhoud29ya3Bvb2wudjEuQ2FuY2VsQXR0ZW1wdBIkCgRhY2tzGAMgAygLMhYud29ya3Bvb2wudjEuUmVzdWx0QWNrEiUKB3dlbGNvbWUYBCABKAsyFC53b3JrcG9vbC52MS5XZWxjb21lIoYBCgdXZWxjb21lEhEKCXdvcmtlcl9pZBgBIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iqgEKCkFzc2lnbm1lbnQSDwoHd29ya19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEhAKCGZ1bmN0aW9uGAMgASgJEiQKBGFyZ3MYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSNAoQbGVhc2VfZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcG9vbBgGIAEoCSJcCg1DYW5jZWxBdHRlbXB0Eg8KB3dvcmtfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIpCgZyZWFzb24YAyABKA4yGS53b3JrcG9vbC52MS5DYW5jZWxSZWFzb24iPwoJUmVzdWx0QWNrEg8KB3dvcmtfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIQCghhY2NlcHRlZBgDIAEoCCpoCgxDYW5jZWxSZWFzb24SHQoZQ0FOQ0VMX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0NBTkNFTF9SRUFTT05fUkVRVUVTVEVEEAESHAoYQ0FOQ0VMX1JFQVNPTl9MRUFTRV9MT1NUEAIyUAoNV29ya2VyU2VydmljZRI/CgRXb3JrEhgud29ya3Bvb2wudjEuV29ya1JlcXVlc3QaGS53b3JrcG9vbC52MS5Xb3JrUmVzcG9uc2UoATABQlMKD2Rldi53b3JrcG9vbC52MVABWj5naXRodWIuY29tL3dvcmtwb29sL3dvcmtwb29sL3Nkay9nby9nZW4vd29ya3Bvb2wvdjE7d29ya3Bvb2x2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiB3b3JrcG9vbC92MS93b3JrZXJfc2VydmljZS5wcm90bxILd29ya3Bvb2wudjEirQEKC1dvcmtSZXF1ZXN0EiEKBWhlbGxvGAEgASgLMhIud29ya3Bvb2wudjEuSGVsbG8SKQoJaGVhcnRiZWF0GAIgASgLMhYud29ya3Bvb2wudjEuSGVhcnRiZWF0EiMKBmNyZWRpdBgDIAEoCzITLndvcmtwb29sLnYxLkNyZWRpdBIrCgdyZXN1bHRzGAQgAygLMhoud29ya3Bvb2wudjEuQXR0ZW1wdFJlc3VsdCJQCgVIZWxsbxINCgVwb29scxgBIAMoCRIRCglmdW5jdGlvbnMYAiADKAkSEAoIY2FwYWNpdHkYAyABKAUSEwoLd29ya2VyX25hbWUYBCABKAkiHQoJSGVhcnRiZWF0EhAKCHdvcmtfaWRzGAEgAygJIhcKBkNyZWRpdBINCgVjb3VudBgBIAEoBSLWAQoNQXR0ZW1wdFJlc3VsdBIPCgd3b3JrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSLgoHc3VjY2VzcxgDIAEoCzIbLndvcmtwb29sLnYxLkF0dGVtcHRTdWNjZXNzSAASLgoHZmFpbHVyZRgEIAEoCzIbLndvcmtwb29sLnYxLkF0dGVtcHRGYWlsdXJlSAASOAoMY29udGludWF0aW9uGAUgASgLMiAud29ya3Bvb2wudjEuQXR0ZW1wdENvbnRpbnVhdGlvbkgAQgkKB291dGNvbWUiOwoTQXR0ZW1wdENvbnRpbnVhdGlvbhIkCgRhcmdzGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIj4KDkF0dGVtcHRTdWNjZXNzEiwKDHJldHVybl92YWx1ZRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI2Cg5BdHRlbXB0RmFpbHVyZRINCgVlcnJvchgBIAEoCRIVCg1ub25fcmV0cnlhYmxlGAIgASgIIrYBCgxXb3JrUmVzcG9uc2USLAoLYXNzaWdubWVudHMYASADKAsyFy53b3JrcG9vbC52MS5Bc3NpZ25tZW50EisKB2NhbmNlbHMYAiADKAsyGi53b3JrcG9vbC52MS5DYW5jZWxBdHRlbXB0EiQKBGFja3MYAyADKAsyFi53b3JrcG9vbC52MS5SZXN1bHRBY2sSJQoHd2VsY29tZRgEIAEoCzIULndvcmtwb29sLnYxLldlbGNvbWUihgEKB1dlbGNvbWUSEQoJd29ya2VyX2lkGAEgASgJEjEKDmxlYXNlX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLYAQoKQXNzaWdubWVudBIPCgd3b3JrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEAoIZnVuY3Rpb24YAyABKAkSJAoEYXJncxgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRI0ChBsZWFzZV9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRwb29sGAYgASgJEiwKCGRlYWRsaW5lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJcCg1DYW5jZWxBdHRlbXB0Eg8KB3dvcmtfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIpCgZyZWFzb24YAyABKA4yGS53b3JrcG9vbC52MS5DYW5jZWxSZWFzb24iPwoJUmVzdWx0QWNrEg8KB3dvcmtfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIQCghhY2NlcHRlZBgDIAEoCCqDAQoMQ2FuY2VsUmVhc29uEh0KGUNBTkNFTF9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdDQU5DRUxfUkVBU09OX1JFUVVFU1RFRBABEhwKGENBTkNFTF9SRUFTT05fTEVBU0VfTE9TVBACEhkKFUNBTkNFTF9SRUFTT05fVElNRU9VVBADMlAKDVdvcmtlclNlcnZpY2USPwoEV29yaxIYLndvcmtwb29sLnYxLldvcmtSZXF1ZXN0Ghkud29ya3Bvb2wudjEuV29ya1Jlc3BvbnNlKAEwAUJTCg9kZXYud29ya3Bvb2wudjFQAVo+Z2l0aHViLmNvbS93b3JrcG9vbC93b3JrcG9vbC9zZGsvZ28vZ2VuL3dvcmtwb29sL3YxO3dvcmtwb29sdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * WorkRequest is a message from a worker to the server.
@@ -184,6 +184,15 @@ export type AttemptResult = Message<"workpool.v1.AttemptResult"> & {
      */
     value: AttemptFailure;
     case: "failure";
+  } | {
+    /**
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     *
+     * @generated from field: workpool.v1.AttemptContinuation continuation = 5;
+     */
+    value: AttemptContinuation;
+    case: "continuation";
   } | { case: undefined; value?: undefined };
 };
 
@@ -193,6 +202,27 @@ export type AttemptResult = Message<"workpool.v1.AttemptResult"> & {
  */
 export const AttemptResultSchema: GenMessage<AttemptResult> = /*@__PURE__*/
   messageDesc(file_workpool_v1_worker_service, 4);
+
+/**
+ * AttemptContinuation ends an attempt by asking to run the item again.
+ *
+ * @generated from message workpool.v1.AttemptContinuation
+ */
+export type AttemptContinuation = Message<"workpool.v1.AttemptContinuation"> & {
+  /**
+   * Arguments of the next run.
+   *
+   * @generated from field: google.protobuf.Value args = 1;
+   */
+  args?: Value | undefined;
+};
+
+/**
+ * Describes the message workpool.v1.AttemptContinuation.
+ * Use `create(AttemptContinuationSchema)` to create a new message.
+ */
+export const AttemptContinuationSchema: GenMessage<AttemptContinuation> = /*@__PURE__*/
+  messageDesc(file_workpool_v1_worker_service, 5);
 
 /**
  * AttemptSuccess is a successful attempt.
@@ -213,7 +243,7 @@ export type AttemptSuccess = Message<"workpool.v1.AttemptSuccess"> & {
  * Use `create(AttemptSuccessSchema)` to create a new message.
  */
 export const AttemptSuccessSchema: GenMessage<AttemptSuccess> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 5);
+  messageDesc(file_workpool_v1_worker_service, 6);
 
 /**
  * AttemptFailure is a failed attempt.
@@ -241,7 +271,7 @@ export type AttemptFailure = Message<"workpool.v1.AttemptFailure"> & {
  * Use `create(AttemptFailureSchema)` to create a new message.
  */
 export const AttemptFailureSchema: GenMessage<AttemptFailure> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 6);
+  messageDesc(file_workpool_v1_worker_service, 7);
 
 /**
  * WorkResponse is a message from the server to a worker.
@@ -283,7 +313,7 @@ export type WorkResponse = Message<"workpool.v1.WorkResponse"> & {
  * Use `create(WorkResponseSchema)` to create a new message.
  */
 export const WorkResponseSchema: GenMessage<WorkResponse> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 7);
+  messageDesc(file_workpool_v1_worker_service, 8);
 
 /**
  * Welcome carries the settings of a worker's session.
@@ -318,7 +348,7 @@ export type Welcome = Message<"workpool.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 8);
+  messageDesc(file_workpool_v1_worker_service, 9);
 
 /**
  * Assignment hands one attempt of a work item to a worker.
@@ -367,6 +397,14 @@ export type Assignment = Message<"workpool.v1.Assignment"> & {
    * @generated from field: string pool = 6;
    */
   pool: string;
+
+  /**
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 7;
+   */
+  deadline?: Timestamp | undefined;
 };
 
 /**
@@ -374,7 +412,7 @@ export type Assignment = Message<"workpool.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 9);
+  messageDesc(file_workpool_v1_worker_service, 10);
 
 /**
  * CancelAttempt requests that the worker stop one attempt.
@@ -409,7 +447,7 @@ export type CancelAttempt = Message<"workpool.v1.CancelAttempt"> & {
  * Use `create(CancelAttemptSchema)` to create a new message.
  */
 export const CancelAttemptSchema: GenMessage<CancelAttempt> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 10);
+  messageDesc(file_workpool_v1_worker_service, 11);
 
 /**
  * ResultAck acknowledges one reported result.
@@ -444,7 +482,7 @@ export type ResultAck = Message<"workpool.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_worker_service, 11);
+  messageDesc(file_workpool_v1_worker_service, 12);
 
 /**
  * CancelReason is the reason the server requests that a worker stop an attempt.
@@ -473,6 +511,13 @@ export enum CancelReason {
    * @generated from enum value: CANCEL_REASON_LEASE_LOST = 2;
    */
   LEASE_LOST = 2,
+
+  /**
+   * The attempt ran past its attempt timeout and ended as a timeout failure.
+   *
+   * @generated from enum value: CANCEL_REASON_TIMEOUT = 3;
+   */
+  TIMEOUT = 3,
 }
 
 /**

@@ -279,6 +279,47 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int DEADLINE_FIELD_NUMBER = 7;
+  private com.google.protobuf.Timestamp deadline_;
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   * @return Whether the deadline field is set.
+   */
+  @java.lang.Override
+  public boolean hasDeadline() {
+    return ((bitField0_ & 0x00000004) != 0);
+  }
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   * @return The deadline.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getDeadline() {
+    return deadline_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deadline_;
+  }
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getDeadlineOrBuilder() {
+    return deadline_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deadline_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -311,6 +352,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(pool_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 6, pool_);
     }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      output.writeMessage(7, getDeadline());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -340,6 +384,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(pool_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(6, pool_);
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(7, getDeadline());
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -374,6 +422,11 @@ private static final long serialVersionUID = 0L;
     }
     if (!getPool()
         .equals(other.getPool())) return false;
+    if (hasDeadline() != other.hasDeadline()) return false;
+    if (hasDeadline()) {
+      if (!getDeadline()
+          .equals(other.getDeadline())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -401,6 +454,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + POOL_FIELD_NUMBER;
     hash = (53 * hash) + getPool().hashCode();
+    if (hasDeadline()) {
+      hash = (37 * hash) + DEADLINE_FIELD_NUMBER;
+      hash = (53 * hash) + getDeadline().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -537,6 +594,7 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         getArgsFieldBuilder();
         getLeaseExpiresAtFieldBuilder();
+        getDeadlineFieldBuilder();
       }
     }
     @java.lang.Override
@@ -557,6 +615,11 @@ private static final long serialVersionUID = 0L;
         leaseExpiresAtBuilder_ = null;
       }
       pool_ = "";
+      deadline_ = null;
+      if (deadlineBuilder_ != null) {
+        deadlineBuilder_.dispose();
+        deadlineBuilder_ = null;
+      }
       return this;
     }
 
@@ -614,6 +677,12 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.pool_ = pool_;
+      }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.deadline_ = deadlineBuilder_ == null
+            ? deadline_
+            : deadlineBuilder_.build();
+        to_bitField0_ |= 0x00000004;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -686,6 +755,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000020;
         onChanged();
       }
+      if (other.hasDeadline()) {
+        mergeDeadline(other.getDeadline());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -746,6 +818,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 50
+            case 58: {
+              input.readMessage(
+                  getDeadlineFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 58
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1395,6 +1474,172 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000020;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.Timestamp deadline_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> deadlineBuilder_;
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     * @return Whether the deadline field is set.
+     */
+    public boolean hasDeadline() {
+      return ((bitField0_ & 0x00000040) != 0);
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     * @return The deadline.
+     */
+    public com.google.protobuf.Timestamp getDeadline() {
+      if (deadlineBuilder_ == null) {
+        return deadline_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deadline_;
+      } else {
+        return deadlineBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public Builder setDeadline(com.google.protobuf.Timestamp value) {
+      if (deadlineBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        deadline_ = value;
+      } else {
+        deadlineBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public Builder setDeadline(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (deadlineBuilder_ == null) {
+        deadline_ = builderForValue.build();
+      } else {
+        deadlineBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public Builder mergeDeadline(com.google.protobuf.Timestamp value) {
+      if (deadlineBuilder_ == null) {
+        if (((bitField0_ & 0x00000040) != 0) &&
+          deadline_ != null &&
+          deadline_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getDeadlineBuilder().mergeFrom(value);
+        } else {
+          deadline_ = value;
+        }
+      } else {
+        deadlineBuilder_.mergeFrom(value);
+      }
+      if (deadline_ != null) {
+        bitField0_ |= 0x00000040;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public Builder clearDeadline() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      deadline_ = null;
+      if (deadlineBuilder_ != null) {
+        deadlineBuilder_.dispose();
+        deadlineBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getDeadlineBuilder() {
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return getDeadlineFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getDeadlineOrBuilder() {
+      if (deadlineBuilder_ != null) {
+        return deadlineBuilder_.getMessageOrBuilder();
+      } else {
+        return deadline_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : deadline_;
+      }
+    }
+    /**
+     * <pre>
+     * Time the server ends the attempt as timed out, unset when it has no
+     * attempt timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        getDeadlineFieldBuilder() {
+      if (deadlineBuilder_ == null) {
+        deadlineBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getDeadline(),
+                getParentForChildren(),
+                isClean());
+        deadline_ = null;
+      }
+      return deadlineBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

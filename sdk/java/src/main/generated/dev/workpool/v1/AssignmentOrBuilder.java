@@ -131,4 +131,34 @@ public interface AssignmentOrBuilder extends
    */
   com.google.protobuf.ByteString
       getPoolBytes();
+
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   * @return Whether the deadline field is set.
+   */
+  boolean hasDeadline();
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   * @return The deadline.
+   */
+  com.google.protobuf.Timestamp getDeadline();
+  /**
+   * <pre>
+   * Time the server ends the attempt as timed out, unset when it has no
+   * attempt timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getDeadlineOrBuilder();
 }

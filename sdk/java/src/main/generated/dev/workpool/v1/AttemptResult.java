@@ -52,6 +52,7 @@ private static final long serialVersionUID = 0L;
           com.google.protobuf.AbstractMessage.InternalOneOfEnum {
     SUCCESS(3),
     FAILURE(4),
+    CONTINUATION(5),
     OUTCOME_NOT_SET(0);
     private final int value;
     private OutcomeCase(int value) {
@@ -71,6 +72,7 @@ private static final long serialVersionUID = 0L;
       switch (value) {
         case 3: return SUCCESS;
         case 4: return FAILURE;
+        case 5: return CONTINUATION;
         case 0: return OUTCOME_NOT_SET;
         default: return null;
       }
@@ -235,6 +237,52 @@ private static final long serialVersionUID = 0L;
     return dev.workpool.v1.AttemptFailure.getDefaultInstance();
   }
 
+  public static final int CONTINUATION_FIELD_NUMBER = 5;
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   * @return Whether the continuation field is set.
+   */
+  @java.lang.Override
+  public boolean hasContinuation() {
+    return outcomeCase_ == 5;
+  }
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   * @return The continuation.
+   */
+  @java.lang.Override
+  public dev.workpool.v1.AttemptContinuation getContinuation() {
+    if (outcomeCase_ == 5) {
+       return (dev.workpool.v1.AttemptContinuation) outcome_;
+    }
+    return dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   */
+  @java.lang.Override
+  public dev.workpool.v1.AttemptContinuationOrBuilder getContinuationOrBuilder() {
+    if (outcomeCase_ == 5) {
+       return (dev.workpool.v1.AttemptContinuation) outcome_;
+    }
+    return dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -261,6 +309,9 @@ private static final long serialVersionUID = 0L;
     if (outcomeCase_ == 4) {
       output.writeMessage(4, (dev.workpool.v1.AttemptFailure) outcome_);
     }
+    if (outcomeCase_ == 5) {
+      output.writeMessage(5, (dev.workpool.v1.AttemptContinuation) outcome_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -284,6 +335,10 @@ private static final long serialVersionUID = 0L;
     if (outcomeCase_ == 4) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, (dev.workpool.v1.AttemptFailure) outcome_);
+    }
+    if (outcomeCase_ == 5) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, (dev.workpool.v1.AttemptContinuation) outcome_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -314,6 +369,10 @@ private static final long serialVersionUID = 0L;
         if (!getFailure()
             .equals(other.getFailure())) return false;
         break;
+      case 5:
+        if (!getContinuation()
+            .equals(other.getContinuation())) return false;
+        break;
       case 0:
       default:
     }
@@ -340,6 +399,10 @@ private static final long serialVersionUID = 0L;
       case 4:
         hash = (37 * hash) + FAILURE_FIELD_NUMBER;
         hash = (53 * hash) + getFailure().hashCode();
+        break;
+      case 5:
+        hash = (37 * hash) + CONTINUATION_FIELD_NUMBER;
+        hash = (53 * hash) + getContinuation().hashCode();
         break;
       case 0:
       default:
@@ -487,6 +550,9 @@ private static final long serialVersionUID = 0L;
       if (failureBuilder_ != null) {
         failureBuilder_.clear();
       }
+      if (continuationBuilder_ != null) {
+        continuationBuilder_.clear();
+      }
       outcomeCase_ = 0;
       outcome_ = null;
       return this;
@@ -541,6 +607,10 @@ private static final long serialVersionUID = 0L;
       if (outcomeCase_ == 4 &&
           failureBuilder_ != null) {
         result.outcome_ = failureBuilder_.build();
+      }
+      if (outcomeCase_ == 5 &&
+          continuationBuilder_ != null) {
+        result.outcome_ = continuationBuilder_.build();
       }
     }
 
@@ -605,6 +675,10 @@ private static final long serialVersionUID = 0L;
           mergeFailure(other.getFailure());
           break;
         }
+        case CONTINUATION: {
+          mergeContinuation(other.getContinuation());
+          break;
+        }
         case OUTCOME_NOT_SET: {
           break;
         }
@@ -659,6 +733,13 @@ private static final long serialVersionUID = 0L;
               outcomeCase_ = 4;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  getContinuationFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              outcomeCase_ = 5;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1184,6 +1265,193 @@ private static final long serialVersionUID = 0L;
       outcomeCase_ = 4;
       onChanged();
       return failureBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.AttemptContinuation, dev.workpool.v1.AttemptContinuation.Builder, dev.workpool.v1.AttemptContinuationOrBuilder> continuationBuilder_;
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     * @return Whether the continuation field is set.
+     */
+    @java.lang.Override
+    public boolean hasContinuation() {
+      return outcomeCase_ == 5;
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     * @return The continuation.
+     */
+    @java.lang.Override
+    public dev.workpool.v1.AttemptContinuation getContinuation() {
+      if (continuationBuilder_ == null) {
+        if (outcomeCase_ == 5) {
+          return (dev.workpool.v1.AttemptContinuation) outcome_;
+        }
+        return dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+      } else {
+        if (outcomeCase_ == 5) {
+          return continuationBuilder_.getMessage();
+        }
+        return dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    public Builder setContinuation(dev.workpool.v1.AttemptContinuation value) {
+      if (continuationBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        outcome_ = value;
+        onChanged();
+      } else {
+        continuationBuilder_.setMessage(value);
+      }
+      outcomeCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    public Builder setContinuation(
+        dev.workpool.v1.AttemptContinuation.Builder builderForValue) {
+      if (continuationBuilder_ == null) {
+        outcome_ = builderForValue.build();
+        onChanged();
+      } else {
+        continuationBuilder_.setMessage(builderForValue.build());
+      }
+      outcomeCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    public Builder mergeContinuation(dev.workpool.v1.AttemptContinuation value) {
+      if (continuationBuilder_ == null) {
+        if (outcomeCase_ == 5 &&
+            outcome_ != dev.workpool.v1.AttemptContinuation.getDefaultInstance()) {
+          outcome_ = dev.workpool.v1.AttemptContinuation.newBuilder((dev.workpool.v1.AttemptContinuation) outcome_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          outcome_ = value;
+        }
+        onChanged();
+      } else {
+        if (outcomeCase_ == 5) {
+          continuationBuilder_.mergeFrom(value);
+        } else {
+          continuationBuilder_.setMessage(value);
+        }
+      }
+      outcomeCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    public Builder clearContinuation() {
+      if (continuationBuilder_ == null) {
+        if (outcomeCase_ == 5) {
+          outcomeCase_ = 0;
+          outcome_ = null;
+          onChanged();
+        }
+      } else {
+        if (outcomeCase_ == 5) {
+          outcomeCase_ = 0;
+          outcome_ = null;
+        }
+        continuationBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    public dev.workpool.v1.AttemptContinuation.Builder getContinuationBuilder() {
+      return getContinuationFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    @java.lang.Override
+    public dev.workpool.v1.AttemptContinuationOrBuilder getContinuationOrBuilder() {
+      if ((outcomeCase_ == 5) && (continuationBuilder_ != null)) {
+        return continuationBuilder_.getMessageOrBuilder();
+      } else {
+        if (outcomeCase_ == 5) {
+          return (dev.workpool.v1.AttemptContinuation) outcome_;
+        }
+        return dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The handler asks to run the item again at once with new args. The
+     * item keeps its id and retry budget; the next attempt is a new one.
+     * </pre>
+     *
+     * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.AttemptContinuation, dev.workpool.v1.AttemptContinuation.Builder, dev.workpool.v1.AttemptContinuationOrBuilder> 
+        getContinuationFieldBuilder() {
+      if (continuationBuilder_ == null) {
+        if (!(outcomeCase_ == 5)) {
+          outcome_ = dev.workpool.v1.AttemptContinuation.getDefaultInstance();
+        }
+        continuationBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            dev.workpool.v1.AttemptContinuation, dev.workpool.v1.AttemptContinuation.Builder, dev.workpool.v1.AttemptContinuationOrBuilder>(
+                (dev.workpool.v1.AttemptContinuation) outcome_,
+                getParentForChildren(),
+                isClean());
+        outcome_ = null;
+      }
+      outcomeCase_ = 5;
+      onChanged();
+      return continuationBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -93,5 +93,35 @@ public interface AttemptResultOrBuilder extends
    */
   dev.workpool.v1.AttemptFailureOrBuilder getFailureOrBuilder();
 
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   * @return Whether the continuation field is set.
+   */
+  boolean hasContinuation();
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   * @return The continuation.
+   */
+  dev.workpool.v1.AttemptContinuation getContinuation();
+  /**
+   * <pre>
+   * The handler asks to run the item again at once with new args. The
+   * item keeps its id and retry budget; the next attempt is a new one.
+   * </pre>
+   *
+   * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
+   */
+  dev.workpool.v1.AttemptContinuationOrBuilder getContinuationOrBuilder();
+
   dev.workpool.v1.AttemptResult.OutcomeCase getOutcomeCase();
 }

@@ -38,6 +38,14 @@ public enum CancelReason
    * <code>CANCEL_REASON_LEASE_LOST = 2;</code>
    */
   CANCEL_REASON_LEASE_LOST(2),
+  /**
+   * <pre>
+   * The attempt ran past its attempt timeout and ended as a timeout failure.
+   * </pre>
+   *
+   * <code>CANCEL_REASON_TIMEOUT = 3;</code>
+   */
+  CANCEL_REASON_TIMEOUT(3),
   UNRECOGNIZED(-1),
   ;
 
@@ -66,6 +74,14 @@ public enum CancelReason
    * <code>CANCEL_REASON_LEASE_LOST = 2;</code>
    */
   public static final int CANCEL_REASON_LEASE_LOST_VALUE = 2;
+  /**
+   * <pre>
+   * The attempt ran past its attempt timeout and ended as a timeout failure.
+   * </pre>
+   *
+   * <code>CANCEL_REASON_TIMEOUT = 3;</code>
+   */
+  public static final int CANCEL_REASON_TIMEOUT_VALUE = 3;
 
 
   public final int getNumber() {
@@ -95,6 +111,7 @@ public enum CancelReason
       case 0: return CANCEL_REASON_UNSPECIFIED;
       case 1: return CANCEL_REASON_REQUESTED;
       case 2: return CANCEL_REASON_LEASE_LOST;
+      case 3: return CANCEL_REASON_TIMEOUT;
       default: return null;
     }
   }

@@ -332,6 +332,22 @@ private static final long serialVersionUID = 0L;
     return finishedAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : finishedAt_;
   }
 
+  public static final int CONTINUATIONS_FIELD_NUMBER = 9;
+  private int continuations_ = 0;
+  /**
+   * <pre>
+   * Times a handler asked to run the item again with new args; these are
+   * not counted in attempts.
+   * </pre>
+   *
+   * <code>int32 continuations = 9 [json_name = "continuations"];</code>
+   * @return The continuations.
+   */
+  @java.lang.Override
+  public int getContinuations() {
+    return continuations_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -370,6 +386,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000004) != 0)) {
       output.writeMessage(8, getFinishedAt());
     }
+    if (continuations_ != 0) {
+      output.writeInt32(9, continuations_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -407,6 +426,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000004) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, getFinishedAt());
+    }
+    if (continuations_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(9, continuations_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -448,6 +471,8 @@ private static final long serialVersionUID = 0L;
       if (!getFinishedAt()
           .equals(other.getFinishedAt())) return false;
     }
+    if (getContinuations()
+        != other.getContinuations()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -482,6 +507,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + FINISHED_AT_FIELD_NUMBER;
       hash = (53 * hash) + getFinishedAt().hashCode();
     }
+    hash = (37 * hash) + CONTINUATIONS_FIELD_NUMBER;
+    hash = (53 * hash) + getContinuations();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -645,6 +672,7 @@ private static final long serialVersionUID = 0L;
         finishedAtBuilder_.dispose();
         finishedAtBuilder_ = null;
       }
+      continuations_ = 0;
       return this;
     }
 
@@ -711,6 +739,9 @@ private static final long serialVersionUID = 0L;
             ? finishedAt_
             : finishedAtBuilder_.build();
         to_bitField0_ |= 0x00000004;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.continuations_ = continuations_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -789,6 +820,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasFinishedAt()) {
         mergeFinishedAt(other.getFinishedAt());
       }
+      if (other.getContinuations() != 0) {
+        setContinuations(other.getContinuations());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -861,6 +895,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 72: {
+              continuations_ = input.readInt32();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1711,6 +1750,53 @@ private static final long serialVersionUID = 0L;
         finishedAt_ = null;
       }
       return finishedAtBuilder_;
+    }
+
+    private int continuations_ ;
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args; these are
+     * not counted in attempts.
+     * </pre>
+     *
+     * <code>int32 continuations = 9 [json_name = "continuations"];</code>
+     * @return The continuations.
+     */
+    @java.lang.Override
+    public int getContinuations() {
+      return continuations_;
+    }
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args; these are
+     * not counted in attempts.
+     * </pre>
+     *
+     * <code>int32 continuations = 9 [json_name = "continuations"];</code>
+     * @param value The continuations to set.
+     * @return This builder for chaining.
+     */
+    public Builder setContinuations(int value) {
+
+      continuations_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args; these are
+     * not counted in attempts.
+     * </pre>
+     *
+     * <code>int32 continuations = 9 [json_name = "continuations"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearContinuations() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      continuations_ = 0;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -168,4 +168,15 @@ public interface CompletionOrBuilder extends
    * <code>.google.protobuf.Timestamp finished_at = 8 [json_name = "finishedAt"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getFinishedAtOrBuilder();
+
+  /**
+   * <pre>
+   * Times a handler asked to run the item again with new args; these are
+   * not counted in attempts.
+   * </pre>
+   *
+   * <code>int32 continuations = 9 [json_name = "continuations"];</code>
+   * @return The continuations.
+   */
+  int getContinuations();
 }

@@ -22,6 +22,7 @@ private static final long serialVersionUID = 0L;
   }
   private Pool() {
     name_ = "";
+    parent_ = "";
   }
 
   @java.lang.Override
@@ -227,6 +228,244 @@ private static final long serialVersionUID = 0L;
     return keepStatusForever_;
   }
 
+  public static final int MAX_PER_KEY_FIELD_NUMBER = 7;
+  private int maxPerKey_ = 0;
+  /**
+   * <pre>
+   * Largest number of items with the same concurrency_key that run at once.
+   * Unset or 0 means no per-key limit; max_parallelism still holds.
+   * </pre>
+   *
+   * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+   * @return Whether the maxPerKey field is set.
+   */
+  @java.lang.Override
+  public boolean hasMaxPerKey() {
+    return ((bitField0_ & 0x00000008) != 0);
+  }
+  /**
+   * <pre>
+   * Largest number of items with the same concurrency_key that run at once.
+   * Unset or 0 means no per-key limit; max_parallelism still holds.
+   * </pre>
+   *
+   * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+   * @return The maxPerKey.
+   */
+  @java.lang.Override
+  public int getMaxPerKey() {
+    return maxPerKey_;
+  }
+
+  public static final int PRIORITY_AGING_FIELD_NUMBER = 8;
+  private com.google.protobuf.Duration priorityAging_;
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   * @return Whether the priorityAging field is set.
+   */
+  @java.lang.Override
+  public boolean hasPriorityAging() {
+    return ((bitField0_ & 0x00000010) != 0);
+  }
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   * @return The priorityAging.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getPriorityAging() {
+    return priorityAging_ == null ? com.google.protobuf.Duration.getDefaultInstance() : priorityAging_;
+  }
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getPriorityAgingOrBuilder() {
+    return priorityAging_ == null ? com.google.protobuf.Duration.getDefaultInstance() : priorityAging_;
+  }
+
+  public static final int RATE_LIMIT_FIELD_NUMBER = 9;
+  private dev.workpool.v1.RateLimit rateLimit_;
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   * @return Whether the rateLimit field is set.
+   */
+  @java.lang.Override
+  public boolean hasRateLimit() {
+    return ((bitField0_ & 0x00000020) != 0);
+  }
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   * @return The rateLimit.
+   */
+  @java.lang.Override
+  public dev.workpool.v1.RateLimit getRateLimit() {
+    return rateLimit_ == null ? dev.workpool.v1.RateLimit.getDefaultInstance() : rateLimit_;
+  }
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   */
+  @java.lang.Override
+  public dev.workpool.v1.RateLimitOrBuilder getRateLimitOrBuilder() {
+    return rateLimit_ == null ? dev.workpool.v1.RateLimit.getDefaultInstance() : rateLimit_;
+  }
+
+  public static final int DEFAULT_ATTEMPT_TIMEOUT_FIELD_NUMBER = 10;
+  private com.google.protobuf.Duration defaultAttemptTimeout_;
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   * @return Whether the defaultAttemptTimeout field is set.
+   */
+  @java.lang.Override
+  public boolean hasDefaultAttemptTimeout() {
+    return ((bitField0_ & 0x00000040) != 0);
+  }
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   * @return The defaultAttemptTimeout.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getDefaultAttemptTimeout() {
+    return defaultAttemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : defaultAttemptTimeout_;
+  }
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getDefaultAttemptTimeoutOrBuilder() {
+    return defaultAttemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : defaultAttemptTimeout_;
+  }
+
+  public static final int CIRCUIT_BREAKER_FIELD_NUMBER = 11;
+  private dev.workpool.v1.CircuitBreaker circuitBreaker_;
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   * @return Whether the circuitBreaker field is set.
+   */
+  @java.lang.Override
+  public boolean hasCircuitBreaker() {
+    return ((bitField0_ & 0x00000080) != 0);
+  }
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   * @return The circuitBreaker.
+   */
+  @java.lang.Override
+  public dev.workpool.v1.CircuitBreaker getCircuitBreaker() {
+    return circuitBreaker_ == null ? dev.workpool.v1.CircuitBreaker.getDefaultInstance() : circuitBreaker_;
+  }
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   */
+  @java.lang.Override
+  public dev.workpool.v1.CircuitBreakerOrBuilder getCircuitBreakerOrBuilder() {
+    return circuitBreaker_ == null ? dev.workpool.v1.CircuitBreaker.getDefaultInstance() : circuitBreaker_;
+  }
+
+  public static final int PARENT_FIELD_NUMBER = 12;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object parent_ = "";
+  /**
+   * <pre>
+   * Pool whose idle capacity this pool may borrow once its own
+   * max_parallelism is reached. The parent's own work starts first. Empty
+   * means none. Parents do not chain: the parent must have no parent.
+   * </pre>
+   *
+   * <code>string parent = 12 [json_name = "parent"];</code>
+   * @return The parent.
+   */
+  @java.lang.Override
+  public java.lang.String getParent() {
+    java.lang.Object ref = parent_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      parent_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Pool whose idle capacity this pool may borrow once its own
+   * max_parallelism is reached. The parent's own work starts first. Empty
+   * means none. Parents do not chain: the parent must have no parent.
+   * </pre>
+   *
+   * <code>string parent = 12 [json_name = "parent"];</code>
+   * @return The bytes for parent.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getParentBytes() {
+    java.lang.Object ref = parent_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      parent_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -259,6 +498,24 @@ private static final long serialVersionUID = 0L;
     if (keepStatusForever_ != false) {
       output.writeBool(6, keepStatusForever_);
     }
+    if (((bitField0_ & 0x00000008) != 0)) {
+      output.writeInt32(7, maxPerKey_);
+    }
+    if (((bitField0_ & 0x00000010) != 0)) {
+      output.writeMessage(8, getPriorityAging());
+    }
+    if (((bitField0_ & 0x00000020) != 0)) {
+      output.writeMessage(9, getRateLimit());
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      output.writeMessage(10, getDefaultAttemptTimeout());
+    }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      output.writeMessage(11, getCircuitBreaker());
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(parent_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 12, parent_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -290,6 +547,29 @@ private static final long serialVersionUID = 0L;
     if (keepStatusForever_ != false) {
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(6, keepStatusForever_);
+    }
+    if (((bitField0_ & 0x00000008) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(7, maxPerKey_);
+    }
+    if (((bitField0_ & 0x00000010) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getPriorityAging());
+    }
+    if (((bitField0_ & 0x00000020) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getRateLimit());
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(10, getDefaultAttemptTimeout());
+    }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(11, getCircuitBreaker());
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(parent_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(12, parent_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -327,6 +607,33 @@ private static final long serialVersionUID = 0L;
     }
     if (getKeepStatusForever()
         != other.getKeepStatusForever()) return false;
+    if (hasMaxPerKey() != other.hasMaxPerKey()) return false;
+    if (hasMaxPerKey()) {
+      if (getMaxPerKey()
+          != other.getMaxPerKey()) return false;
+    }
+    if (hasPriorityAging() != other.hasPriorityAging()) return false;
+    if (hasPriorityAging()) {
+      if (!getPriorityAging()
+          .equals(other.getPriorityAging())) return false;
+    }
+    if (hasRateLimit() != other.hasRateLimit()) return false;
+    if (hasRateLimit()) {
+      if (!getRateLimit()
+          .equals(other.getRateLimit())) return false;
+    }
+    if (hasDefaultAttemptTimeout() != other.hasDefaultAttemptTimeout()) return false;
+    if (hasDefaultAttemptTimeout()) {
+      if (!getDefaultAttemptTimeout()
+          .equals(other.getDefaultAttemptTimeout())) return false;
+    }
+    if (hasCircuitBreaker() != other.hasCircuitBreaker()) return false;
+    if (hasCircuitBreaker()) {
+      if (!getCircuitBreaker()
+          .equals(other.getCircuitBreaker())) return false;
+    }
+    if (!getParent()
+        .equals(other.getParent())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -358,6 +665,28 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + KEEP_STATUS_FOREVER_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getKeepStatusForever());
+    if (hasMaxPerKey()) {
+      hash = (37 * hash) + MAX_PER_KEY_FIELD_NUMBER;
+      hash = (53 * hash) + getMaxPerKey();
+    }
+    if (hasPriorityAging()) {
+      hash = (37 * hash) + PRIORITY_AGING_FIELD_NUMBER;
+      hash = (53 * hash) + getPriorityAging().hashCode();
+    }
+    if (hasRateLimit()) {
+      hash = (37 * hash) + RATE_LIMIT_FIELD_NUMBER;
+      hash = (53 * hash) + getRateLimit().hashCode();
+    }
+    if (hasDefaultAttemptTimeout()) {
+      hash = (37 * hash) + DEFAULT_ATTEMPT_TIMEOUT_FIELD_NUMBER;
+      hash = (53 * hash) + getDefaultAttemptTimeout().hashCode();
+    }
+    if (hasCircuitBreaker()) {
+      hash = (37 * hash) + CIRCUIT_BREAKER_FIELD_NUMBER;
+      hash = (53 * hash) + getCircuitBreaker().hashCode();
+    }
+    hash = (37 * hash) + PARENT_FIELD_NUMBER;
+    hash = (53 * hash) + getParent().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -494,6 +823,10 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         getDefaultRetryFieldBuilder();
         getStatusTtlFieldBuilder();
+        getPriorityAgingFieldBuilder();
+        getRateLimitFieldBuilder();
+        getDefaultAttemptTimeoutFieldBuilder();
+        getCircuitBreakerFieldBuilder();
       }
     }
     @java.lang.Override
@@ -514,6 +847,28 @@ private static final long serialVersionUID = 0L;
         statusTtlBuilder_ = null;
       }
       keepStatusForever_ = false;
+      maxPerKey_ = 0;
+      priorityAging_ = null;
+      if (priorityAgingBuilder_ != null) {
+        priorityAgingBuilder_.dispose();
+        priorityAgingBuilder_ = null;
+      }
+      rateLimit_ = null;
+      if (rateLimitBuilder_ != null) {
+        rateLimitBuilder_.dispose();
+        rateLimitBuilder_ = null;
+      }
+      defaultAttemptTimeout_ = null;
+      if (defaultAttemptTimeoutBuilder_ != null) {
+        defaultAttemptTimeoutBuilder_.dispose();
+        defaultAttemptTimeoutBuilder_ = null;
+      }
+      circuitBreaker_ = null;
+      if (circuitBreakerBuilder_ != null) {
+        circuitBreakerBuilder_.dispose();
+        circuitBreakerBuilder_ = null;
+      }
+      parent_ = "";
       return this;
     }
 
@@ -572,6 +927,37 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.keepStatusForever_ = keepStatusForever_;
+      }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.maxPerKey_ = maxPerKey_;
+        to_bitField0_ |= 0x00000008;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.priorityAging_ = priorityAgingBuilder_ == null
+            ? priorityAging_
+            : priorityAgingBuilder_.build();
+        to_bitField0_ |= 0x00000010;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.rateLimit_ = rateLimitBuilder_ == null
+            ? rateLimit_
+            : rateLimitBuilder_.build();
+        to_bitField0_ |= 0x00000020;
+      }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.defaultAttemptTimeout_ = defaultAttemptTimeoutBuilder_ == null
+            ? defaultAttemptTimeout_
+            : defaultAttemptTimeoutBuilder_.build();
+        to_bitField0_ |= 0x00000040;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.circuitBreaker_ = circuitBreakerBuilder_ == null
+            ? circuitBreaker_
+            : circuitBreakerBuilder_.build();
+        to_bitField0_ |= 0x00000080;
+      }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.parent_ = parent_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -640,6 +1026,26 @@ private static final long serialVersionUID = 0L;
       if (other.getKeepStatusForever() != false) {
         setKeepStatusForever(other.getKeepStatusForever());
       }
+      if (other.hasMaxPerKey()) {
+        setMaxPerKey(other.getMaxPerKey());
+      }
+      if (other.hasPriorityAging()) {
+        mergePriorityAging(other.getPriorityAging());
+      }
+      if (other.hasRateLimit()) {
+        mergeRateLimit(other.getRateLimit());
+      }
+      if (other.hasDefaultAttemptTimeout()) {
+        mergeDefaultAttemptTimeout(other.getDefaultAttemptTimeout());
+      }
+      if (other.hasCircuitBreaker()) {
+        mergeCircuitBreaker(other.getCircuitBreaker());
+      }
+      if (!other.getParent().isEmpty()) {
+        parent_ = other.parent_;
+        bitField0_ |= 0x00000800;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -700,6 +1106,44 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 56: {
+              maxPerKey_ = input.readInt32();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 56
+            case 66: {
+              input.readMessage(
+                  getPriorityAgingFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  getRateLimitFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
+            case 82: {
+              input.readMessage(
+                  getDefaultAttemptTimeoutFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 82
+            case 90: {
+              input.readMessage(
+                  getCircuitBreakerFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 90
+            case 98: {
+              parent_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 98
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1267,6 +1711,814 @@ private static final long serialVersionUID = 0L;
     public Builder clearKeepStatusForever() {
       bitField0_ = (bitField0_ & ~0x00000020);
       keepStatusForever_ = false;
+      onChanged();
+      return this;
+    }
+
+    private int maxPerKey_ ;
+    /**
+     * <pre>
+     * Largest number of items with the same concurrency_key that run at once.
+     * Unset or 0 means no per-key limit; max_parallelism still holds.
+     * </pre>
+     *
+     * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+     * @return Whether the maxPerKey field is set.
+     */
+    @java.lang.Override
+    public boolean hasMaxPerKey() {
+      return ((bitField0_ & 0x00000040) != 0);
+    }
+    /**
+     * <pre>
+     * Largest number of items with the same concurrency_key that run at once.
+     * Unset or 0 means no per-key limit; max_parallelism still holds.
+     * </pre>
+     *
+     * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+     * @return The maxPerKey.
+     */
+    @java.lang.Override
+    public int getMaxPerKey() {
+      return maxPerKey_;
+    }
+    /**
+     * <pre>
+     * Largest number of items with the same concurrency_key that run at once.
+     * Unset or 0 means no per-key limit; max_parallelism still holds.
+     * </pre>
+     *
+     * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+     * @param value The maxPerKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxPerKey(int value) {
+
+      maxPerKey_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Largest number of items with the same concurrency_key that run at once.
+     * Unset or 0 means no per-key limit; max_parallelism still holds.
+     * </pre>
+     *
+     * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxPerKey() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      maxPerKey_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Duration priorityAging_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> priorityAgingBuilder_;
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     * @return Whether the priorityAging field is set.
+     */
+    public boolean hasPriorityAging() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     * @return The priorityAging.
+     */
+    public com.google.protobuf.Duration getPriorityAging() {
+      if (priorityAgingBuilder_ == null) {
+        return priorityAging_ == null ? com.google.protobuf.Duration.getDefaultInstance() : priorityAging_;
+      } else {
+        return priorityAgingBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public Builder setPriorityAging(com.google.protobuf.Duration value) {
+      if (priorityAgingBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        priorityAging_ = value;
+      } else {
+        priorityAgingBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public Builder setPriorityAging(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (priorityAgingBuilder_ == null) {
+        priorityAging_ = builderForValue.build();
+      } else {
+        priorityAgingBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public Builder mergePriorityAging(com.google.protobuf.Duration value) {
+      if (priorityAgingBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          priorityAging_ != null &&
+          priorityAging_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getPriorityAgingBuilder().mergeFrom(value);
+        } else {
+          priorityAging_ = value;
+        }
+      } else {
+        priorityAgingBuilder_.mergeFrom(value);
+      }
+      if (priorityAging_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public Builder clearPriorityAging() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      priorityAging_ = null;
+      if (priorityAgingBuilder_ != null) {
+        priorityAgingBuilder_.dispose();
+        priorityAgingBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public com.google.protobuf.Duration.Builder getPriorityAgingBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return getPriorityAgingFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getPriorityAgingOrBuilder() {
+      if (priorityAgingBuilder_ != null) {
+        return priorityAgingBuilder_.getMessageOrBuilder();
+      } else {
+        return priorityAging_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : priorityAging_;
+      }
+    }
+    /**
+     * <pre>
+     * Waiting time that raises a ready item's priority by one. Unset means 1
+     * second.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getPriorityAgingFieldBuilder() {
+      if (priorityAgingBuilder_ == null) {
+        priorityAgingBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getPriorityAging(),
+                getParentForChildren(),
+                isClean());
+        priorityAging_ = null;
+      }
+      return priorityAgingBuilder_;
+    }
+
+    private dev.workpool.v1.RateLimit rateLimit_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.RateLimit, dev.workpool.v1.RateLimit.Builder, dev.workpool.v1.RateLimitOrBuilder> rateLimitBuilder_;
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     * @return Whether the rateLimit field is set.
+     */
+    public boolean hasRateLimit() {
+      return ((bitField0_ & 0x00000100) != 0);
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     * @return The rateLimit.
+     */
+    public dev.workpool.v1.RateLimit getRateLimit() {
+      if (rateLimitBuilder_ == null) {
+        return rateLimit_ == null ? dev.workpool.v1.RateLimit.getDefaultInstance() : rateLimit_;
+      } else {
+        return rateLimitBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public Builder setRateLimit(dev.workpool.v1.RateLimit value) {
+      if (rateLimitBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        rateLimit_ = value;
+      } else {
+        rateLimitBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public Builder setRateLimit(
+        dev.workpool.v1.RateLimit.Builder builderForValue) {
+      if (rateLimitBuilder_ == null) {
+        rateLimit_ = builderForValue.build();
+      } else {
+        rateLimitBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public Builder mergeRateLimit(dev.workpool.v1.RateLimit value) {
+      if (rateLimitBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0) &&
+          rateLimit_ != null &&
+          rateLimit_ != dev.workpool.v1.RateLimit.getDefaultInstance()) {
+          getRateLimitBuilder().mergeFrom(value);
+        } else {
+          rateLimit_ = value;
+        }
+      } else {
+        rateLimitBuilder_.mergeFrom(value);
+      }
+      if (rateLimit_ != null) {
+        bitField0_ |= 0x00000100;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public Builder clearRateLimit() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      rateLimit_ = null;
+      if (rateLimitBuilder_ != null) {
+        rateLimitBuilder_.dispose();
+        rateLimitBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public dev.workpool.v1.RateLimit.Builder getRateLimitBuilder() {
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return getRateLimitFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    public dev.workpool.v1.RateLimitOrBuilder getRateLimitOrBuilder() {
+      if (rateLimitBuilder_ != null) {
+        return rateLimitBuilder_.getMessageOrBuilder();
+      } else {
+        return rateLimit_ == null ?
+            dev.workpool.v1.RateLimit.getDefaultInstance() : rateLimit_;
+      }
+    }
+    /**
+     * <pre>
+     * Starts per second across all replicas. Unset means no rate limit.
+     * </pre>
+     *
+     * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.RateLimit, dev.workpool.v1.RateLimit.Builder, dev.workpool.v1.RateLimitOrBuilder> 
+        getRateLimitFieldBuilder() {
+      if (rateLimitBuilder_ == null) {
+        rateLimitBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            dev.workpool.v1.RateLimit, dev.workpool.v1.RateLimit.Builder, dev.workpool.v1.RateLimitOrBuilder>(
+                getRateLimit(),
+                getParentForChildren(),
+                isClean());
+        rateLimit_ = null;
+      }
+      return rateLimitBuilder_;
+    }
+
+    private com.google.protobuf.Duration defaultAttemptTimeout_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> defaultAttemptTimeoutBuilder_;
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     * @return Whether the defaultAttemptTimeout field is set.
+     */
+    public boolean hasDefaultAttemptTimeout() {
+      return ((bitField0_ & 0x00000200) != 0);
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     * @return The defaultAttemptTimeout.
+     */
+    public com.google.protobuf.Duration getDefaultAttemptTimeout() {
+      if (defaultAttemptTimeoutBuilder_ == null) {
+        return defaultAttemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : defaultAttemptTimeout_;
+      } else {
+        return defaultAttemptTimeoutBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public Builder setDefaultAttemptTimeout(com.google.protobuf.Duration value) {
+      if (defaultAttemptTimeoutBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        defaultAttemptTimeout_ = value;
+      } else {
+        defaultAttemptTimeoutBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public Builder setDefaultAttemptTimeout(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (defaultAttemptTimeoutBuilder_ == null) {
+        defaultAttemptTimeout_ = builderForValue.build();
+      } else {
+        defaultAttemptTimeoutBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public Builder mergeDefaultAttemptTimeout(com.google.protobuf.Duration value) {
+      if (defaultAttemptTimeoutBuilder_ == null) {
+        if (((bitField0_ & 0x00000200) != 0) &&
+          defaultAttemptTimeout_ != null &&
+          defaultAttemptTimeout_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getDefaultAttemptTimeoutBuilder().mergeFrom(value);
+        } else {
+          defaultAttemptTimeout_ = value;
+        }
+      } else {
+        defaultAttemptTimeoutBuilder_.mergeFrom(value);
+      }
+      if (defaultAttemptTimeout_ != null) {
+        bitField0_ |= 0x00000200;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public Builder clearDefaultAttemptTimeout() {
+      bitField0_ = (bitField0_ & ~0x00000200);
+      defaultAttemptTimeout_ = null;
+      if (defaultAttemptTimeoutBuilder_ != null) {
+        defaultAttemptTimeoutBuilder_.dispose();
+        defaultAttemptTimeoutBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public com.google.protobuf.Duration.Builder getDefaultAttemptTimeoutBuilder() {
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return getDefaultAttemptTimeoutFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getDefaultAttemptTimeoutOrBuilder() {
+      if (defaultAttemptTimeoutBuilder_ != null) {
+        return defaultAttemptTimeoutBuilder_.getMessageOrBuilder();
+      } else {
+        return defaultAttemptTimeout_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : defaultAttemptTimeout_;
+      }
+    }
+    /**
+     * <pre>
+     * Attempt timeout for items that do not set attempt_timeout. Unset means
+     * none.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getDefaultAttemptTimeoutFieldBuilder() {
+      if (defaultAttemptTimeoutBuilder_ == null) {
+        defaultAttemptTimeoutBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getDefaultAttemptTimeout(),
+                getParentForChildren(),
+                isClean());
+        defaultAttemptTimeout_ = null;
+      }
+      return defaultAttemptTimeoutBuilder_;
+    }
+
+    private dev.workpool.v1.CircuitBreaker circuitBreaker_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.CircuitBreaker, dev.workpool.v1.CircuitBreaker.Builder, dev.workpool.v1.CircuitBreakerOrBuilder> circuitBreakerBuilder_;
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     * @return Whether the circuitBreaker field is set.
+     */
+    public boolean hasCircuitBreaker() {
+      return ((bitField0_ & 0x00000400) != 0);
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     * @return The circuitBreaker.
+     */
+    public dev.workpool.v1.CircuitBreaker getCircuitBreaker() {
+      if (circuitBreakerBuilder_ == null) {
+        return circuitBreaker_ == null ? dev.workpool.v1.CircuitBreaker.getDefaultInstance() : circuitBreaker_;
+      } else {
+        return circuitBreakerBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public Builder setCircuitBreaker(dev.workpool.v1.CircuitBreaker value) {
+      if (circuitBreakerBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        circuitBreaker_ = value;
+      } else {
+        circuitBreakerBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public Builder setCircuitBreaker(
+        dev.workpool.v1.CircuitBreaker.Builder builderForValue) {
+      if (circuitBreakerBuilder_ == null) {
+        circuitBreaker_ = builderForValue.build();
+      } else {
+        circuitBreakerBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public Builder mergeCircuitBreaker(dev.workpool.v1.CircuitBreaker value) {
+      if (circuitBreakerBuilder_ == null) {
+        if (((bitField0_ & 0x00000400) != 0) &&
+          circuitBreaker_ != null &&
+          circuitBreaker_ != dev.workpool.v1.CircuitBreaker.getDefaultInstance()) {
+          getCircuitBreakerBuilder().mergeFrom(value);
+        } else {
+          circuitBreaker_ = value;
+        }
+      } else {
+        circuitBreakerBuilder_.mergeFrom(value);
+      }
+      if (circuitBreaker_ != null) {
+        bitField0_ |= 0x00000400;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public Builder clearCircuitBreaker() {
+      bitField0_ = (bitField0_ & ~0x00000400);
+      circuitBreaker_ = null;
+      if (circuitBreakerBuilder_ != null) {
+        circuitBreakerBuilder_.dispose();
+        circuitBreakerBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public dev.workpool.v1.CircuitBreaker.Builder getCircuitBreakerBuilder() {
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return getCircuitBreakerFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    public dev.workpool.v1.CircuitBreakerOrBuilder getCircuitBreakerOrBuilder() {
+      if (circuitBreakerBuilder_ != null) {
+        return circuitBreakerBuilder_.getMessageOrBuilder();
+      } else {
+        return circuitBreaker_ == null ?
+            dev.workpool.v1.CircuitBreaker.getDefaultInstance() : circuitBreaker_;
+      }
+    }
+    /**
+     * <pre>
+     * Pauses new starts while too many attempts fail. Unset means none.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        dev.workpool.v1.CircuitBreaker, dev.workpool.v1.CircuitBreaker.Builder, dev.workpool.v1.CircuitBreakerOrBuilder> 
+        getCircuitBreakerFieldBuilder() {
+      if (circuitBreakerBuilder_ == null) {
+        circuitBreakerBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            dev.workpool.v1.CircuitBreaker, dev.workpool.v1.CircuitBreaker.Builder, dev.workpool.v1.CircuitBreakerOrBuilder>(
+                getCircuitBreaker(),
+                getParentForChildren(),
+                isClean());
+        circuitBreaker_ = null;
+      }
+      return circuitBreakerBuilder_;
+    }
+
+    private java.lang.Object parent_ = "";
+    /**
+     * <pre>
+     * Pool whose idle capacity this pool may borrow once its own
+     * max_parallelism is reached. The parent's own work starts first. Empty
+     * means none. Parents do not chain: the parent must have no parent.
+     * </pre>
+     *
+     * <code>string parent = 12 [json_name = "parent"];</code>
+     * @return The parent.
+     */
+    public java.lang.String getParent() {
+      java.lang.Object ref = parent_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        parent_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Pool whose idle capacity this pool may borrow once its own
+     * max_parallelism is reached. The parent's own work starts first. Empty
+     * means none. Parents do not chain: the parent must have no parent.
+     * </pre>
+     *
+     * <code>string parent = 12 [json_name = "parent"];</code>
+     * @return The bytes for parent.
+     */
+    public com.google.protobuf.ByteString
+        getParentBytes() {
+      java.lang.Object ref = parent_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        parent_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Pool whose idle capacity this pool may borrow once its own
+     * max_parallelism is reached. The parent's own work starts first. Empty
+     * means none. Parents do not chain: the parent must have no parent.
+     * </pre>
+     *
+     * <code>string parent = 12 [json_name = "parent"];</code>
+     * @param value The parent to set.
+     * @return This builder for chaining.
+     */
+    public Builder setParent(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      parent_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Pool whose idle capacity this pool may borrow once its own
+     * max_parallelism is reached. The parent's own work starts first. Empty
+     * means none. Parents do not chain: the parent must have no parent.
+     * </pre>
+     *
+     * <code>string parent = 12 [json_name = "parent"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearParent() {
+      parent_ = getDefaultInstance().getParent();
+      bitField0_ = (bitField0_ & ~0x00000800);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Pool whose idle capacity this pool may borrow once its own
+     * max_parallelism is reached. The parent's own work starts first. Empty
+     * means none. Parents do not chain: the parent must have no parent.
+     * </pre>
+     *
+     * <code>string parent = 12 [json_name = "parent"];</code>
+     * @param value The bytes for parent to set.
+     * @return This builder for chaining.
+     */
+    public Builder setParentBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      parent_ = value;
+      bitField0_ |= 0x00000800;
       onChanged();
       return this;
     }

@@ -122,4 +122,163 @@ public interface PoolOrBuilder extends
    * @return The keepStatusForever.
    */
   boolean getKeepStatusForever();
+
+  /**
+   * <pre>
+   * Largest number of items with the same concurrency_key that run at once.
+   * Unset or 0 means no per-key limit; max_parallelism still holds.
+   * </pre>
+   *
+   * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+   * @return Whether the maxPerKey field is set.
+   */
+  boolean hasMaxPerKey();
+  /**
+   * <pre>
+   * Largest number of items with the same concurrency_key that run at once.
+   * Unset or 0 means no per-key limit; max_parallelism still holds.
+   * </pre>
+   *
+   * <code>optional int32 max_per_key = 7 [json_name = "maxPerKey"];</code>
+   * @return The maxPerKey.
+   */
+  int getMaxPerKey();
+
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   * @return Whether the priorityAging field is set.
+   */
+  boolean hasPriorityAging();
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   * @return The priorityAging.
+   */
+  com.google.protobuf.Duration getPriorityAging();
+  /**
+   * <pre>
+   * Waiting time that raises a ready item's priority by one. Unset means 1
+   * second.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration priority_aging = 8 [json_name = "priorityAging"];</code>
+   */
+  com.google.protobuf.DurationOrBuilder getPriorityAgingOrBuilder();
+
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   * @return Whether the rateLimit field is set.
+   */
+  boolean hasRateLimit();
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   * @return The rateLimit.
+   */
+  dev.workpool.v1.RateLimit getRateLimit();
+  /**
+   * <pre>
+   * Starts per second across all replicas. Unset means no rate limit.
+   * </pre>
+   *
+   * <code>.workpool.v1.RateLimit rate_limit = 9 [json_name = "rateLimit"];</code>
+   */
+  dev.workpool.v1.RateLimitOrBuilder getRateLimitOrBuilder();
+
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   * @return Whether the defaultAttemptTimeout field is set.
+   */
+  boolean hasDefaultAttemptTimeout();
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   * @return The defaultAttemptTimeout.
+   */
+  com.google.protobuf.Duration getDefaultAttemptTimeout();
+  /**
+   * <pre>
+   * Attempt timeout for items that do not set attempt_timeout. Unset means
+   * none.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration default_attempt_timeout = 10 [json_name = "defaultAttemptTimeout"];</code>
+   */
+  com.google.protobuf.DurationOrBuilder getDefaultAttemptTimeoutOrBuilder();
+
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   * @return Whether the circuitBreaker field is set.
+   */
+  boolean hasCircuitBreaker();
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   * @return The circuitBreaker.
+   */
+  dev.workpool.v1.CircuitBreaker getCircuitBreaker();
+  /**
+   * <pre>
+   * Pauses new starts while too many attempts fail. Unset means none.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitBreaker circuit_breaker = 11 [json_name = "circuitBreaker"];</code>
+   */
+  dev.workpool.v1.CircuitBreakerOrBuilder getCircuitBreakerOrBuilder();
+
+  /**
+   * <pre>
+   * Pool whose idle capacity this pool may borrow once its own
+   * max_parallelism is reached. The parent's own work starts first. Empty
+   * means none. Parents do not chain: the parent must have no parent.
+   * </pre>
+   *
+   * <code>string parent = 12 [json_name = "parent"];</code>
+   * @return The parent.
+   */
+  java.lang.String getParent();
+  /**
+   * <pre>
+   * Pool whose idle capacity this pool may borrow once its own
+   * max_parallelism is reached. The parent's own work starts first. Empty
+   * means none. Parents do not chain: the parent must have no parent.
+   * </pre>
+   *
+   * <code>string parent = 12 [json_name = "parent"];</code>
+   * @return The bytes for parent.
+   */
+  com.google.protobuf.ByteString
+      getParentBytes();
 }

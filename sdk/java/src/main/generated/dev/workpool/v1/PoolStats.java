@@ -21,6 +21,7 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private PoolStats() {
+    circuitState_ = 0;
   }
 
   @java.lang.Override
@@ -43,6 +44,7 @@ private static final long serialVersionUID = 0L;
             dev.workpool.v1.PoolStats.class, dev.workpool.v1.PoolStats.Builder.class);
   }
 
+  private int bitField0_;
   public static final int PENDING_COUNT_FIELD_NUMBER = 1;
   private long pendingCount_ = 0L;
   /**
@@ -73,6 +75,85 @@ private static final long serialVersionUID = 0L;
     return runningCount_;
   }
 
+  public static final int CIRCUIT_STATE_FIELD_NUMBER = 3;
+  private int circuitState_ = 0;
+  /**
+   * <pre>
+   * State of the pool's circuit breaker.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+   * @return The enum numeric value on the wire for circuitState.
+   */
+  @java.lang.Override public int getCircuitStateValue() {
+    return circuitState_;
+  }
+  /**
+   * <pre>
+   * State of the pool's circuit breaker.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+   * @return The circuitState.
+   */
+  @java.lang.Override public dev.workpool.v1.CircuitState getCircuitState() {
+    dev.workpool.v1.CircuitState result = dev.workpool.v1.CircuitState.forNumber(circuitState_);
+    return result == null ? dev.workpool.v1.CircuitState.UNRECOGNIZED : result;
+  }
+
+  public static final int CIRCUIT_OPEN_UNTIL_FIELD_NUMBER = 4;
+  private com.google.protobuf.Timestamp circuitOpenUntil_;
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   * @return Whether the circuitOpenUntil field is set.
+   */
+  @java.lang.Override
+  public boolean hasCircuitOpenUntil() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   * @return The circuitOpenUntil.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getCircuitOpenUntil() {
+    return circuitOpenUntil_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : circuitOpenUntil_;
+  }
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getCircuitOpenUntilOrBuilder() {
+    return circuitOpenUntil_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : circuitOpenUntil_;
+  }
+
+  public static final int BORROWED_COUNT_FIELD_NUMBER = 5;
+  private long borrowedCount_ = 0L;
+  /**
+   * <pre>
+   * Items of this pool running on capacity borrowed from its parent.
+   * </pre>
+   *
+   * <code>int64 borrowed_count = 5 [json_name = "borrowedCount"];</code>
+   * @return The borrowedCount.
+   */
+  @java.lang.Override
+  public long getBorrowedCount() {
+    return borrowedCount_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -93,6 +174,15 @@ private static final long serialVersionUID = 0L;
     if (runningCount_ != 0L) {
       output.writeInt64(2, runningCount_);
     }
+    if (circuitState_ != dev.workpool.v1.CircuitState.CIRCUIT_STATE_UNSPECIFIED.getNumber()) {
+      output.writeEnum(3, circuitState_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(4, getCircuitOpenUntil());
+    }
+    if (borrowedCount_ != 0L) {
+      output.writeInt64(5, borrowedCount_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -109,6 +199,18 @@ private static final long serialVersionUID = 0L;
     if (runningCount_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(2, runningCount_);
+    }
+    if (circuitState_ != dev.workpool.v1.CircuitState.CIRCUIT_STATE_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(3, circuitState_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(4, getCircuitOpenUntil());
+    }
+    if (borrowedCount_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(5, borrowedCount_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -129,6 +231,14 @@ private static final long serialVersionUID = 0L;
         != other.getPendingCount()) return false;
     if (getRunningCount()
         != other.getRunningCount()) return false;
+    if (circuitState_ != other.circuitState_) return false;
+    if (hasCircuitOpenUntil() != other.hasCircuitOpenUntil()) return false;
+    if (hasCircuitOpenUntil()) {
+      if (!getCircuitOpenUntil()
+          .equals(other.getCircuitOpenUntil())) return false;
+    }
+    if (getBorrowedCount()
+        != other.getBorrowedCount()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -146,6 +256,15 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + RUNNING_COUNT_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getRunningCount());
+    hash = (37 * hash) + CIRCUIT_STATE_FIELD_NUMBER;
+    hash = (53 * hash) + circuitState_;
+    if (hasCircuitOpenUntil()) {
+      hash = (37 * hash) + CIRCUIT_OPEN_UNTIL_FIELD_NUMBER;
+      hash = (53 * hash) + getCircuitOpenUntil().hashCode();
+    }
+    hash = (37 * hash) + BORROWED_COUNT_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getBorrowedCount());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -269,13 +388,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.workpool.v1.PoolStats.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessageV3
+              .alwaysUseFieldBuilders) {
+        getCircuitOpenUntilFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -283,6 +408,13 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       pendingCount_ = 0L;
       runningCount_ = 0L;
+      circuitState_ = 0;
+      circuitOpenUntil_ = null;
+      if (circuitOpenUntilBuilder_ != null) {
+        circuitOpenUntilBuilder_.dispose();
+        circuitOpenUntilBuilder_ = null;
+      }
+      borrowedCount_ = 0L;
       return this;
     }
 
@@ -322,6 +454,20 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.runningCount_ = runningCount_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.circuitState_ = circuitState_;
+      }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.circuitOpenUntil_ = circuitOpenUntilBuilder_ == null
+            ? circuitOpenUntil_
+            : circuitOpenUntilBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.borrowedCount_ = borrowedCount_;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -374,6 +520,15 @@ private static final long serialVersionUID = 0L;
       if (other.getRunningCount() != 0L) {
         setRunningCount(other.getRunningCount());
       }
+      if (other.circuitState_ != 0) {
+        setCircuitStateValue(other.getCircuitStateValue());
+      }
+      if (other.hasCircuitOpenUntil()) {
+        mergeCircuitOpenUntil(other.getCircuitOpenUntil());
+      }
+      if (other.getBorrowedCount() != 0L) {
+        setBorrowedCount(other.getBorrowedCount());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -410,6 +565,23 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 16
+            case 24: {
+              circuitState_ = input.readEnum();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
+            case 34: {
+              input.readMessage(
+                  getCircuitOpenUntilFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 40: {
+              borrowedCount_ = input.readInt64();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -511,6 +683,280 @@ private static final long serialVersionUID = 0L;
     public Builder clearRunningCount() {
       bitField0_ = (bitField0_ & ~0x00000002);
       runningCount_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private int circuitState_ = 0;
+    /**
+     * <pre>
+     * State of the pool's circuit breaker.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+     * @return The enum numeric value on the wire for circuitState.
+     */
+    @java.lang.Override public int getCircuitStateValue() {
+      return circuitState_;
+    }
+    /**
+     * <pre>
+     * State of the pool's circuit breaker.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+     * @param value The enum numeric value on the wire for circuitState to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCircuitStateValue(int value) {
+      circuitState_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * State of the pool's circuit breaker.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+     * @return The circuitState.
+     */
+    @java.lang.Override
+    public dev.workpool.v1.CircuitState getCircuitState() {
+      dev.workpool.v1.CircuitState result = dev.workpool.v1.CircuitState.forNumber(circuitState_);
+      return result == null ? dev.workpool.v1.CircuitState.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * State of the pool's circuit breaker.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+     * @param value The circuitState to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCircuitState(dev.workpool.v1.CircuitState value) {
+      if (value == null) {
+        throw new NullPointerException();
+      }
+      bitField0_ |= 0x00000004;
+      circuitState_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * State of the pool's circuit breaker.
+     * </pre>
+     *
+     * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCircuitState() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      circuitState_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Timestamp circuitOpenUntil_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> circuitOpenUntilBuilder_;
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     * @return Whether the circuitOpenUntil field is set.
+     */
+    public boolean hasCircuitOpenUntil() {
+      return ((bitField0_ & 0x00000008) != 0);
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     * @return The circuitOpenUntil.
+     */
+    public com.google.protobuf.Timestamp getCircuitOpenUntil() {
+      if (circuitOpenUntilBuilder_ == null) {
+        return circuitOpenUntil_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : circuitOpenUntil_;
+      } else {
+        return circuitOpenUntilBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public Builder setCircuitOpenUntil(com.google.protobuf.Timestamp value) {
+      if (circuitOpenUntilBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        circuitOpenUntil_ = value;
+      } else {
+        circuitOpenUntilBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public Builder setCircuitOpenUntil(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (circuitOpenUntilBuilder_ == null) {
+        circuitOpenUntil_ = builderForValue.build();
+      } else {
+        circuitOpenUntilBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public Builder mergeCircuitOpenUntil(com.google.protobuf.Timestamp value) {
+      if (circuitOpenUntilBuilder_ == null) {
+        if (((bitField0_ & 0x00000008) != 0) &&
+          circuitOpenUntil_ != null &&
+          circuitOpenUntil_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getCircuitOpenUntilBuilder().mergeFrom(value);
+        } else {
+          circuitOpenUntil_ = value;
+        }
+      } else {
+        circuitOpenUntilBuilder_.mergeFrom(value);
+      }
+      if (circuitOpenUntil_ != null) {
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public Builder clearCircuitOpenUntil() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      circuitOpenUntil_ = null;
+      if (circuitOpenUntilBuilder_ != null) {
+        circuitOpenUntilBuilder_.dispose();
+        circuitOpenUntilBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getCircuitOpenUntilBuilder() {
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return getCircuitOpenUntilFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getCircuitOpenUntilOrBuilder() {
+      if (circuitOpenUntilBuilder_ != null) {
+        return circuitOpenUntilBuilder_.getMessageOrBuilder();
+      } else {
+        return circuitOpenUntil_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : circuitOpenUntil_;
+      }
+    }
+    /**
+     * <pre>
+     * End of the cool-down while the breaker is open.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        getCircuitOpenUntilFieldBuilder() {
+      if (circuitOpenUntilBuilder_ == null) {
+        circuitOpenUntilBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getCircuitOpenUntil(),
+                getParentForChildren(),
+                isClean());
+        circuitOpenUntil_ = null;
+      }
+      return circuitOpenUntilBuilder_;
+    }
+
+    private long borrowedCount_ ;
+    /**
+     * <pre>
+     * Items of this pool running on capacity borrowed from its parent.
+     * </pre>
+     *
+     * <code>int64 borrowed_count = 5 [json_name = "borrowedCount"];</code>
+     * @return The borrowedCount.
+     */
+    @java.lang.Override
+    public long getBorrowedCount() {
+      return borrowedCount_;
+    }
+    /**
+     * <pre>
+     * Items of this pool running on capacity borrowed from its parent.
+     * </pre>
+     *
+     * <code>int64 borrowed_count = 5 [json_name = "borrowedCount"];</code>
+     * @param value The borrowedCount to set.
+     * @return This builder for chaining.
+     */
+    public Builder setBorrowedCount(long value) {
+
+      borrowedCount_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Items of this pool running on capacity borrowed from its parent.
+     * </pre>
+     *
+     * <code>int64 borrowed_count = 5 [json_name = "borrowedCount"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearBorrowedCount() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      borrowedCount_ = 0L;
       onChanged();
       return this;
     }

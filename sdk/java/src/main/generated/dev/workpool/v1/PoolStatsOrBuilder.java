@@ -27,4 +27,60 @@ public interface PoolStatsOrBuilder extends
    * @return The runningCount.
    */
   long getRunningCount();
+
+  /**
+   * <pre>
+   * State of the pool's circuit breaker.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+   * @return The enum numeric value on the wire for circuitState.
+   */
+  int getCircuitStateValue();
+  /**
+   * <pre>
+   * State of the pool's circuit breaker.
+   * </pre>
+   *
+   * <code>.workpool.v1.CircuitState circuit_state = 3 [json_name = "circuitState"];</code>
+   * @return The circuitState.
+   */
+  dev.workpool.v1.CircuitState getCircuitState();
+
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   * @return Whether the circuitOpenUntil field is set.
+   */
+  boolean hasCircuitOpenUntil();
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   * @return The circuitOpenUntil.
+   */
+  com.google.protobuf.Timestamp getCircuitOpenUntil();
+  /**
+   * <pre>
+   * End of the cool-down while the breaker is open.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp circuit_open_until = 4 [json_name = "circuitOpenUntil"];</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getCircuitOpenUntilOrBuilder();
+
+  /**
+   * <pre>
+   * Items of this pool running on capacity borrowed from its parent.
+   * </pre>
+   *
+   * <code>int64 borrowed_count = 5 [json_name = "borrowedCount"];</code>
+   * @return The borrowedCount.
+   */
+  long getBorrowedCount();
 }

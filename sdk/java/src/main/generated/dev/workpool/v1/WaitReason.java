@@ -94,6 +94,32 @@ public enum WaitReason
    * <code>WAIT_REASON_FINISHED = 9;</code>
    */
   WAIT_REASON_FINISHED(9),
+  /**
+   * <pre>
+   * max_per_key items with the same concurrency_key run already;
+   * running_work_ids lists them.
+   * </pre>
+   *
+   * <code>WAIT_REASON_KEY_AT_LIMIT = 10;</code>
+   */
+  WAIT_REASON_KEY_AT_LIMIT(10),
+  /**
+   * <pre>
+   * The pool's rate limit has no token left; until says when the next one
+   * comes.
+   * </pre>
+   *
+   * <code>WAIT_REASON_RATE_LIMITED = 11;</code>
+   */
+  WAIT_REASON_RATE_LIMITED(11),
+  /**
+   * <pre>
+   * The pool's circuit breaker is open; until says when a probe may start.
+   * </pre>
+   *
+   * <code>WAIT_REASON_CIRCUIT_OPEN = 12;</code>
+   */
+  WAIT_REASON_CIRCUIT_OPEN(12),
   UNRECOGNIZED(-1),
   ;
 
@@ -178,6 +204,32 @@ public enum WaitReason
    * <code>WAIT_REASON_FINISHED = 9;</code>
    */
   public static final int WAIT_REASON_FINISHED_VALUE = 9;
+  /**
+   * <pre>
+   * max_per_key items with the same concurrency_key run already;
+   * running_work_ids lists them.
+   * </pre>
+   *
+   * <code>WAIT_REASON_KEY_AT_LIMIT = 10;</code>
+   */
+  public static final int WAIT_REASON_KEY_AT_LIMIT_VALUE = 10;
+  /**
+   * <pre>
+   * The pool's rate limit has no token left; until says when the next one
+   * comes.
+   * </pre>
+   *
+   * <code>WAIT_REASON_RATE_LIMITED = 11;</code>
+   */
+  public static final int WAIT_REASON_RATE_LIMITED_VALUE = 11;
+  /**
+   * <pre>
+   * The pool's circuit breaker is open; until says when a probe may start.
+   * </pre>
+   *
+   * <code>WAIT_REASON_CIRCUIT_OPEN = 12;</code>
+   */
+  public static final int WAIT_REASON_CIRCUIT_OPEN_VALUE = 12;
 
 
   public final int getNumber() {
@@ -214,6 +266,9 @@ public enum WaitReason
       case 7: return WAIT_REASON_QUEUED;
       case 8: return WAIT_REASON_RUNNING;
       case 9: return WAIT_REASON_FINISHED;
+      case 10: return WAIT_REASON_KEY_AT_LIMIT;
+      case 11: return WAIT_REASON_RATE_LIMITED;
+      case 12: return WAIT_REASON_CIRCUIT_OPEN;
       default: return null;
     }
   }

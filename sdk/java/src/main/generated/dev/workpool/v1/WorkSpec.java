@@ -23,6 +23,7 @@ private static final long serialVersionUID = 0L;
   private WorkSpec() {
     function_ = "";
     idempotencyKey_ = "";
+    concurrencyKey_ = "";
   }
 
   @java.lang.Override
@@ -460,6 +461,116 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int CONCURRENCY_KEY_FIELD_NUMBER = 9;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object concurrencyKey_ = "";
+  /**
+   * <pre>
+   * Items of a pool with the same key run at most the pool's max_per_key at
+   * once. Empty means no key. 1 to 256 characters when set.
+   * </pre>
+   *
+   * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+   * @return The concurrencyKey.
+   */
+  @java.lang.Override
+  public java.lang.String getConcurrencyKey() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      concurrencyKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Items of a pool with the same key run at most the pool's max_per_key at
+   * once. Empty means no key. 1 to 256 characters when set.
+   * </pre>
+   *
+   * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+   * @return The bytes for concurrencyKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getConcurrencyKeyBytes() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      concurrencyKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int PRIORITY_FIELD_NUMBER = 10;
+  private int priority_ = 0;
+  /**
+   * <pre>
+   * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+   * Waiting raises it by one per pool priority_aging, so low priority
+   * cannot starve.
+   * </pre>
+   *
+   * <code>int32 priority = 10 [json_name = "priority"];</code>
+   * @return The priority.
+   */
+  @java.lang.Override
+  public int getPriority() {
+    return priority_;
+  }
+
+  public static final int ATTEMPT_TIMEOUT_FIELD_NUMBER = 11;
+  private com.google.protobuf.Duration attemptTimeout_;
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  @java.lang.Override
+  public boolean hasAttemptTimeout() {
+    return ((bitField0_ & 0x00000004) != 0);
+  }
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   * @return The attemptTimeout.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getAttemptTimeout() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -498,6 +609,15 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(idempotencyKey_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 8, idempotencyKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(concurrencyKey_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 9, concurrencyKey_);
+    }
+    if (priority_ != 0) {
+      output.writeInt32(10, priority_);
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      output.writeMessage(11, getAttemptTimeout());
     }
     getUnknownFields().writeTo(output);
   }
@@ -539,6 +659,17 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(idempotencyKey_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(8, idempotencyKey_);
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(concurrencyKey_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(9, concurrencyKey_);
+    }
+    if (priority_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(10, priority_);
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(11, getAttemptTimeout());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -568,6 +699,15 @@ private static final long serialVersionUID = 0L;
     }
     if (!getIdempotencyKey()
         .equals(other.getIdempotencyKey())) return false;
+    if (!getConcurrencyKey()
+        .equals(other.getConcurrencyKey())) return false;
+    if (getPriority()
+        != other.getPriority()) return false;
+    if (hasAttemptTimeout() != other.hasAttemptTimeout()) return false;
+    if (hasAttemptTimeout()) {
+      if (!getAttemptTimeout()
+          .equals(other.getAttemptTimeout())) return false;
+    }
     if (!getRetryCase().equals(other.getRetryCase())) return false;
     switch (retryCase_) {
       case 3:
@@ -617,6 +757,14 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + IDEMPOTENCY_KEY_FIELD_NUMBER;
     hash = (53 * hash) + getIdempotencyKey().hashCode();
+    hash = (37 * hash) + CONCURRENCY_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getConcurrencyKey().hashCode();
+    hash = (37 * hash) + PRIORITY_FIELD_NUMBER;
+    hash = (53 * hash) + getPriority();
+    if (hasAttemptTimeout()) {
+      hash = (37 * hash) + ATTEMPT_TIMEOUT_FIELD_NUMBER;
+      hash = (53 * hash) + getAttemptTimeout().hashCode();
+    }
     switch (retryCase_) {
       case 3:
         hash = (37 * hash) + RETRY_ENABLED_FIELD_NUMBER;
@@ -778,6 +926,7 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         getArgsFieldBuilder();
         getOnCompleteFieldBuilder();
+        getAttemptTimeoutFieldBuilder();
       }
     }
     @java.lang.Override
@@ -805,6 +954,13 @@ private static final long serialVersionUID = 0L;
         runAfterBuilder_.clear();
       }
       idempotencyKey_ = "";
+      concurrencyKey_ = "";
+      priority_ = 0;
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
       retryCase_ = 0;
       retry_ = null;
       scheduleCase_ = 0;
@@ -861,6 +1017,18 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000080) != 0)) {
         result.idempotencyKey_ = idempotencyKey_;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.concurrencyKey_ = concurrencyKey_;
+      }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.priority_ = priority_;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.attemptTimeout_ = attemptTimeoutBuilder_ == null
+            ? attemptTimeout_
+            : attemptTimeoutBuilder_.build();
+        to_bitField0_ |= 0x00000004;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -943,6 +1111,17 @@ private static final long serialVersionUID = 0L;
         idempotencyKey_ = other.idempotencyKey_;
         bitField0_ |= 0x00000080;
         onChanged();
+      }
+      if (!other.getConcurrencyKey().isEmpty()) {
+        concurrencyKey_ = other.concurrencyKey_;
+        bitField0_ |= 0x00000100;
+        onChanged();
+      }
+      if (other.getPriority() != 0) {
+        setPriority(other.getPriority());
+      }
+      if (other.hasAttemptTimeout()) {
+        mergeAttemptTimeout(other.getAttemptTimeout());
       }
       switch (other.getRetryCase()) {
         case RETRY_ENABLED: {
@@ -1046,6 +1225,23 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 74: {
+              concurrencyKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
+            case 80: {
+              priority_ = input.readInt32();
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 80
+            case 90: {
+              input.readMessage(
+                  getAttemptTimeoutFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 90
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2186,6 +2382,328 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000080;
       onChanged();
       return this;
+    }
+
+    private java.lang.Object concurrencyKey_ = "";
+    /**
+     * <pre>
+     * Items of a pool with the same key run at most the pool's max_per_key at
+     * once. Empty means no key. 1 to 256 characters when set.
+     * </pre>
+     *
+     * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+     * @return The concurrencyKey.
+     */
+    public java.lang.String getConcurrencyKey() {
+      java.lang.Object ref = concurrencyKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        concurrencyKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Items of a pool with the same key run at most the pool's max_per_key at
+     * once. Empty means no key. 1 to 256 characters when set.
+     * </pre>
+     *
+     * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+     * @return The bytes for concurrencyKey.
+     */
+    public com.google.protobuf.ByteString
+        getConcurrencyKeyBytes() {
+      java.lang.Object ref = concurrencyKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        concurrencyKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Items of a pool with the same key run at most the pool's max_per_key at
+     * once. Empty means no key. 1 to 256 characters when set.
+     * </pre>
+     *
+     * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+     * @param value The concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      concurrencyKey_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Items of a pool with the same key run at most the pool's max_per_key at
+     * once. Empty means no key. 1 to 256 characters when set.
+     * </pre>
+     *
+     * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearConcurrencyKey() {
+      concurrencyKey_ = getDefaultInstance().getConcurrencyKey();
+      bitField0_ = (bitField0_ & ~0x00000100);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Items of a pool with the same key run at most the pool's max_per_key at
+     * once. Empty means no key. 1 to 256 characters when set.
+     * </pre>
+     *
+     * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+     * @param value The bytes for concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      concurrencyKey_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+
+    private int priority_ ;
+    /**
+     * <pre>
+     * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+     * Waiting raises it by one per pool priority_aging, so low priority
+     * cannot starve.
+     * </pre>
+     *
+     * <code>int32 priority = 10 [json_name = "priority"];</code>
+     * @return The priority.
+     */
+    @java.lang.Override
+    public int getPriority() {
+      return priority_;
+    }
+    /**
+     * <pre>
+     * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+     * Waiting raises it by one per pool priority_aging, so low priority
+     * cannot starve.
+     * </pre>
+     *
+     * <code>int32 priority = 10 [json_name = "priority"];</code>
+     * @param value The priority to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPriority(int value) {
+
+      priority_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+     * Waiting raises it by one per pool priority_aging, so low priority
+     * cannot starve.
+     * </pre>
+     *
+     * <code>int32 priority = 10 [json_name = "priority"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPriority() {
+      bitField0_ = (bitField0_ & ~0x00000200);
+      priority_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Duration attemptTimeout_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> attemptTimeoutBuilder_;
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     * @return Whether the attemptTimeout field is set.
+     */
+    public boolean hasAttemptTimeout() {
+      return ((bitField0_ & 0x00000400) != 0);
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     * @return The attemptTimeout.
+     */
+    public com.google.protobuf.Duration getAttemptTimeout() {
+      if (attemptTimeoutBuilder_ == null) {
+        return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      } else {
+        return attemptTimeoutBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public Builder setAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        attemptTimeout_ = value;
+      } else {
+        attemptTimeoutBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public Builder setAttemptTimeout(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeout_ = builderForValue.build();
+      } else {
+        attemptTimeoutBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public Builder mergeAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (((bitField0_ & 0x00000400) != 0) &&
+          attemptTimeout_ != null &&
+          attemptTimeout_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getAttemptTimeoutBuilder().mergeFrom(value);
+        } else {
+          attemptTimeout_ = value;
+        }
+      } else {
+        attemptTimeoutBuilder_.mergeFrom(value);
+      }
+      if (attemptTimeout_ != null) {
+        bitField0_ |= 0x00000400;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public Builder clearAttemptTimeout() {
+      bitField0_ = (bitField0_ & ~0x00000400);
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public com.google.protobuf.Duration.Builder getAttemptTimeoutBuilder() {
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return getAttemptTimeoutFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+      if (attemptTimeoutBuilder_ != null) {
+        return attemptTimeoutBuilder_.getMessageOrBuilder();
+      } else {
+        return attemptTimeout_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      }
+    }
+    /**
+     * <pre>
+     * Longest time one attempt may run before the server sends the worker a
+     * cancel request and ends the attempt as a timeout failure, retried per
+     * the item's policy. Unset applies the pool's default_attempt_timeout.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getAttemptTimeoutFieldBuilder() {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeoutBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getAttemptTimeout(),
+                getParentForChildren(),
+                isClean());
+        attemptTimeout_ = null;
+      }
+      return attemptTimeoutBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

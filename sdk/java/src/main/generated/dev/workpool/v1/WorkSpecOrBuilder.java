@@ -204,6 +204,73 @@ public interface WorkSpecOrBuilder extends
   com.google.protobuf.ByteString
       getIdempotencyKeyBytes();
 
+  /**
+   * <pre>
+   * Items of a pool with the same key run at most the pool's max_per_key at
+   * once. Empty means no key. 1 to 256 characters when set.
+   * </pre>
+   *
+   * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+   * @return The concurrencyKey.
+   */
+  java.lang.String getConcurrencyKey();
+  /**
+   * <pre>
+   * Items of a pool with the same key run at most the pool's max_per_key at
+   * once. Empty means no key. 1 to 256 characters when set.
+   * </pre>
+   *
+   * <code>string concurrency_key = 9 [json_name = "concurrencyKey"];</code>
+   * @return The bytes for concurrencyKey.
+   */
+  com.google.protobuf.ByteString
+      getConcurrencyKeyBytes();
+
+  /**
+   * <pre>
+   * Higher starts first within the pool, from -1,000,000 to 1,000,000.
+   * Waiting raises it by one per pool priority_aging, so low priority
+   * cannot starve.
+   * </pre>
+   *
+   * <code>int32 priority = 10 [json_name = "priority"];</code>
+   * @return The priority.
+   */
+  int getPriority();
+
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  boolean hasAttemptTimeout();
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   * @return The attemptTimeout.
+   */
+  com.google.protobuf.Duration getAttemptTimeout();
+  /**
+   * <pre>
+   * Longest time one attempt may run before the server sends the worker a
+   * cancel request and ends the attempt as a timeout failure, retried per
+   * the item's policy. Unset applies the pool's default_attempt_timeout.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 11 [json_name = "attemptTimeout"];</code>
+   */
+  com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder();
+
   dev.workpool.v1.WorkSpec.RetryCase getRetryCase();
 
   dev.workpool.v1.WorkSpec.ScheduleCase getScheduleCase();

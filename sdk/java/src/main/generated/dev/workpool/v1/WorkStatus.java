@@ -26,6 +26,7 @@ private static final long serialVersionUID = 0L;
     pool_ = "";
     function_ = "";
     lastError_ = "";
+    concurrencyKey_ = "";
   }
 
   @java.lang.Override
@@ -430,6 +431,83 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int CONCURRENCY_KEY_FIELD_NUMBER = 11;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object concurrencyKey_ = "";
+  /**
+   * <pre>
+   * Concurrency key from the item's spec, empty when none.
+   * </pre>
+   *
+   * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+   * @return The concurrencyKey.
+   */
+  @java.lang.Override
+  public java.lang.String getConcurrencyKey() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      concurrencyKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Concurrency key from the item's spec, empty when none.
+   * </pre>
+   *
+   * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+   * @return The bytes for concurrencyKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getConcurrencyKeyBytes() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      concurrencyKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int PRIORITY_FIELD_NUMBER = 12;
+  private int priority_ = 0;
+  /**
+   * <pre>
+   * Priority from the item's spec, without aging.
+   * </pre>
+   *
+   * <code>int32 priority = 12 [json_name = "priority"];</code>
+   * @return The priority.
+   */
+  @java.lang.Override
+  public int getPriority() {
+    return priority_;
+  }
+
+  public static final int CONTINUATIONS_FIELD_NUMBER = 13;
+  private int continuations_ = 0;
+  /**
+   * <pre>
+   * Times a handler asked to run the item again with new args.
+   * </pre>
+   *
+   * <code>int32 continuations = 13 [json_name = "continuations"];</code>
+   * @return The continuations.
+   */
+  @java.lang.Override
+  public int getContinuations() {
+    return continuations_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -473,6 +551,15 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(lastError_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 10, lastError_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(concurrencyKey_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 11, concurrencyKey_);
+    }
+    if (priority_ != 0) {
+      output.writeInt32(12, priority_);
+    }
+    if (continuations_ != 0) {
+      output.writeInt32(13, continuations_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -518,6 +605,17 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(lastError_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(10, lastError_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(concurrencyKey_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(11, concurrencyKey_);
+    }
+    if (priority_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(12, priority_);
+    }
+    if (continuations_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(13, continuations_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -565,6 +663,12 @@ private static final long serialVersionUID = 0L;
     }
     if (!getLastError()
         .equals(other.getLastError())) return false;
+    if (!getConcurrencyKey()
+        .equals(other.getConcurrencyKey())) return false;
+    if (getPriority()
+        != other.getPriority()) return false;
+    if (getContinuations()
+        != other.getContinuations()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -604,6 +708,12 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + LAST_ERROR_FIELD_NUMBER;
     hash = (53 * hash) + getLastError().hashCode();
+    hash = (37 * hash) + CONCURRENCY_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getConcurrencyKey().hashCode();
+    hash = (37 * hash) + PRIORITY_FIELD_NUMBER;
+    hash = (53 * hash) + getPriority();
+    hash = (37 * hash) + CONTINUATIONS_FIELD_NUMBER;
+    hash = (53 * hash) + getContinuations();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -774,6 +884,9 @@ private static final long serialVersionUID = 0L;
         finishedAtBuilder_ = null;
       }
       lastError_ = "";
+      concurrencyKey_ = "";
+      priority_ = 0;
+      continuations_ = 0;
       return this;
     }
 
@@ -849,6 +962,15 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000200) != 0)) {
         result.lastError_ = lastError_;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.concurrencyKey_ = concurrencyKey_;
+      }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.priority_ = priority_;
+      }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.continuations_ = continuations_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -935,6 +1057,17 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000200;
         onChanged();
       }
+      if (!other.getConcurrencyKey().isEmpty()) {
+        concurrencyKey_ = other.concurrencyKey_;
+        bitField0_ |= 0x00000400;
+        onChanged();
+      }
+      if (other.getPriority() != 0) {
+        setPriority(other.getPriority());
+      }
+      if (other.getContinuations() != 0) {
+        setContinuations(other.getContinuations());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1019,6 +1152,21 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000200;
               break;
             } // case 82
+            case 90: {
+              concurrencyKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 90
+            case 96: {
+              priority_ = input.readInt32();
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 96
+            case 104: {
+              continuations_ = input.readInt32();
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 104
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2145,6 +2293,186 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       lastError_ = value;
       bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object concurrencyKey_ = "";
+    /**
+     * <pre>
+     * Concurrency key from the item's spec, empty when none.
+     * </pre>
+     *
+     * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+     * @return The concurrencyKey.
+     */
+    public java.lang.String getConcurrencyKey() {
+      java.lang.Object ref = concurrencyKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        concurrencyKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Concurrency key from the item's spec, empty when none.
+     * </pre>
+     *
+     * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+     * @return The bytes for concurrencyKey.
+     */
+    public com.google.protobuf.ByteString
+        getConcurrencyKeyBytes() {
+      java.lang.Object ref = concurrencyKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        concurrencyKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Concurrency key from the item's spec, empty when none.
+     * </pre>
+     *
+     * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+     * @param value The concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      concurrencyKey_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Concurrency key from the item's spec, empty when none.
+     * </pre>
+     *
+     * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearConcurrencyKey() {
+      concurrencyKey_ = getDefaultInstance().getConcurrencyKey();
+      bitField0_ = (bitField0_ & ~0x00000400);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Concurrency key from the item's spec, empty when none.
+     * </pre>
+     *
+     * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+     * @param value The bytes for concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      concurrencyKey_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+
+    private int priority_ ;
+    /**
+     * <pre>
+     * Priority from the item's spec, without aging.
+     * </pre>
+     *
+     * <code>int32 priority = 12 [json_name = "priority"];</code>
+     * @return The priority.
+     */
+    @java.lang.Override
+    public int getPriority() {
+      return priority_;
+    }
+    /**
+     * <pre>
+     * Priority from the item's spec, without aging.
+     * </pre>
+     *
+     * <code>int32 priority = 12 [json_name = "priority"];</code>
+     * @param value The priority to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPriority(int value) {
+
+      priority_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Priority from the item's spec, without aging.
+     * </pre>
+     *
+     * <code>int32 priority = 12 [json_name = "priority"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPriority() {
+      bitField0_ = (bitField0_ & ~0x00000800);
+      priority_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int continuations_ ;
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args.
+     * </pre>
+     *
+     * <code>int32 continuations = 13 [json_name = "continuations"];</code>
+     * @return The continuations.
+     */
+    @java.lang.Override
+    public int getContinuations() {
+      return continuations_;
+    }
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args.
+     * </pre>
+     *
+     * <code>int32 continuations = 13 [json_name = "continuations"];</code>
+     * @param value The continuations to set.
+     * @return This builder for chaining.
+     */
+    public Builder setContinuations(int value) {
+
+      continuations_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Times a handler asked to run the item again with new args.
+     * </pre>
+     *
+     * <code>int32 continuations = 13 [json_name = "continuations"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearContinuations() {
+      bitField0_ = (bitField0_ & ~0x00001000);
+      continuations_ = 0;
       onChanged();
       return this;
     }

@@ -224,4 +224,44 @@ public interface WorkStatusOrBuilder extends
    */
   com.google.protobuf.ByteString
       getLastErrorBytes();
+
+  /**
+   * <pre>
+   * Concurrency key from the item's spec, empty when none.
+   * </pre>
+   *
+   * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+   * @return The concurrencyKey.
+   */
+  java.lang.String getConcurrencyKey();
+  /**
+   * <pre>
+   * Concurrency key from the item's spec, empty when none.
+   * </pre>
+   *
+   * <code>string concurrency_key = 11 [json_name = "concurrencyKey"];</code>
+   * @return The bytes for concurrencyKey.
+   */
+  com.google.protobuf.ByteString
+      getConcurrencyKeyBytes();
+
+  /**
+   * <pre>
+   * Priority from the item's spec, without aging.
+   * </pre>
+   *
+   * <code>int32 priority = 12 [json_name = "priority"];</code>
+   * @return The priority.
+   */
+  int getPriority();
+
+  /**
+   * <pre>
+   * Times a handler asked to run the item again with new args.
+   * </pre>
+   *
+   * <code>int32 continuations = 13 [json_name = "continuations"];</code>
+   * @return The continuations.
+   */
+  int getContinuations();
 }

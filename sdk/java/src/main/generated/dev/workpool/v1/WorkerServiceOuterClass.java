@@ -41,6 +41,11 @@ public final class WorkerServiceOuterClass {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_workpool_v1_AttemptResult_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_workpool_v1_AttemptContinuation_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_workpool_v1_AttemptContinuation_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_workpool_v1_AttemptSuccess_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -97,44 +102,50 @@ public final class WorkerServiceOuterClass {
       "\003(\tR\tfunctions\022\032\n\010capacity\030\003 \001(\005R\010capaci" +
       "ty\022\037\n\013worker_name\030\004 \001(\tR\nworkerName\"&\n\tH" +
       "eartbeat\022\031\n\010work_ids\030\001 \003(\tR\007workIds\"\036\n\006C" +
-      "redit\022\024\n\005count\030\001 \001(\005R\005count\"\277\001\n\rAttemptR" +
+      "redit\022\024\n\005count\030\001 \001(\005R\005count\"\207\002\n\rAttemptR" +
       "esult\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030\n\007attemp" +
       "t\030\002 \001(\005R\007attempt\0227\n\007success\030\003 \001(\0132\033.work" +
       "pool.v1.AttemptSuccessH\000R\007success\0227\n\007fai" +
       "lure\030\004 \001(\0132\033.workpool.v1.AttemptFailureH" +
-      "\000R\007failureB\t\n\007outcome\"K\n\016AttemptSuccess\022" +
-      "9\n\014return_value\030\001 \001(\0132\026.google.protobuf." +
-      "ValueR\013returnValue\"K\n\016AttemptFailure\022\024\n\005" +
-      "error\030\001 \001(\tR\005error\022#\n\rnon_retryable\030\002 \001(" +
-      "\010R\014nonRetryable\"\333\001\n\014WorkResponse\0229\n\013assi" +
-      "gnments\030\001 \003(\0132\027.workpool.v1.AssignmentR\013" +
-      "assignments\0224\n\007cancels\030\002 \003(\0132\032.workpool." +
-      "v1.CancelAttemptR\007cancels\022*\n\004acks\030\003 \003(\0132" +
-      "\026.workpool.v1.ResultAckR\004acks\022.\n\007welcome" +
-      "\030\004 \001(\0132\024.workpool.v1.WelcomeR\007welcome\"\262\001" +
-      "\n\007Welcome\022\033\n\tworker_id\030\001 \001(\tR\010workerId\022@" +
-      "\n\016lease_duration\030\002 \001(\0132\031.google.protobuf" +
-      ".DurationR\rleaseDuration\022H\n\022heartbeat_in" +
-      "terval\030\003 \001(\0132\031.google.protobuf.DurationR" +
-      "\021heartbeatInterval\"\341\001\n\nAssignment\022\027\n\007wor" +
-      "k_id\030\001 \001(\tR\006workId\022\030\n\007attempt\030\002 \001(\005R\007att" +
-      "empt\022\032\n\010function\030\003 \001(\tR\010function\022*\n\004args" +
-      "\030\004 \001(\0132\026.google.protobuf.ValueR\004args\022D\n\020" +
-      "lease_expires_at\030\005 \001(\0132\032.google.protobuf" +
-      ".TimestampR\016leaseExpiresAt\022\022\n\004pool\030\006 \001(\t" +
-      "R\004pool\"u\n\rCancelAttempt\022\027\n\007work_id\030\001 \001(\t" +
-      "R\006workId\022\030\n\007attempt\030\002 \001(\005R\007attempt\0221\n\006re" +
-      "ason\030\003 \001(\0162\031.workpool.v1.CancelReasonR\006r" +
-      "eason\"Z\n\tResultAck\022\027\n\007work_id\030\001 \001(\tR\006wor" +
-      "kId\022\030\n\007attempt\030\002 \001(\005R\007attempt\022\032\n\010accepte" +
-      "d\030\003 \001(\010R\010accepted*h\n\014CancelReason\022\035\n\031CAN" +
-      "CEL_REASON_UNSPECIFIED\020\000\022\033\n\027CANCEL_REASO" +
-      "N_REQUESTED\020\001\022\034\n\030CANCEL_REASON_LEASE_LOS" +
-      "T\020\0022P\n\rWorkerService\022?\n\004Work\022\030.workpool." +
-      "v1.WorkRequest\032\031.workpool.v1.WorkRespons" +
-      "e(\0010\001BS\n\017dev.workpool.v1P\001Z>github.com/w" +
-      "orkpool/workpool/sdk/go/gen/workpool/v1;" +
-      "workpoolv1b\006proto3"
+      "\000R\007failure\022F\n\014continuation\030\005 \001(\0132 .workp" +
+      "ool.v1.AttemptContinuationH\000R\014continuati" +
+      "onB\t\n\007outcome\"A\n\023AttemptContinuation\022*\n\004" +
+      "args\030\001 \001(\0132\026.google.protobuf.ValueR\004args" +
+      "\"K\n\016AttemptSuccess\0229\n\014return_value\030\001 \001(\013" +
+      "2\026.google.protobuf.ValueR\013returnValue\"K\n" +
+      "\016AttemptFailure\022\024\n\005error\030\001 \001(\tR\005error\022#\n" +
+      "\rnon_retryable\030\002 \001(\010R\014nonRetryable\"\333\001\n\014W" +
+      "orkResponse\0229\n\013assignments\030\001 \003(\0132\027.workp" +
+      "ool.v1.AssignmentR\013assignments\0224\n\007cancel" +
+      "s\030\002 \003(\0132\032.workpool.v1.CancelAttemptR\007can" +
+      "cels\022*\n\004acks\030\003 \003(\0132\026.workpool.v1.ResultA" +
+      "ckR\004acks\022.\n\007welcome\030\004 \001(\0132\024.workpool.v1." +
+      "WelcomeR\007welcome\"\262\001\n\007Welcome\022\033\n\tworker_i" +
+      "d\030\001 \001(\tR\010workerId\022@\n\016lease_duration\030\002 \001(" +
+      "\0132\031.google.protobuf.DurationR\rleaseDurat" +
+      "ion\022H\n\022heartbeat_interval\030\003 \001(\0132\031.google" +
+      ".protobuf.DurationR\021heartbeatInterval\"\231\002" +
+      "\n\nAssignment\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030\n" +
+      "\007attempt\030\002 \001(\005R\007attempt\022\032\n\010function\030\003 \001(" +
+      "\tR\010function\022*\n\004args\030\004 \001(\0132\026.google.proto" +
+      "buf.ValueR\004args\022D\n\020lease_expires_at\030\005 \001(" +
+      "\0132\032.google.protobuf.TimestampR\016leaseExpi" +
+      "resAt\022\022\n\004pool\030\006 \001(\tR\004pool\0226\n\010deadline\030\007 " +
+      "\001(\0132\032.google.protobuf.TimestampR\010deadlin" +
+      "e\"u\n\rCancelAttempt\022\027\n\007work_id\030\001 \001(\tR\006wor" +
+      "kId\022\030\n\007attempt\030\002 \001(\005R\007attempt\0221\n\006reason\030" +
+      "\003 \001(\0162\031.workpool.v1.CancelReasonR\006reason" +
+      "\"Z\n\tResultAck\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030" +
+      "\n\007attempt\030\002 \001(\005R\007attempt\022\032\n\010accepted\030\003 \001" +
+      "(\010R\010accepted*\203\001\n\014CancelReason\022\035\n\031CANCEL_" +
+      "REASON_UNSPECIFIED\020\000\022\033\n\027CANCEL_REASON_RE" +
+      "QUESTED\020\001\022\034\n\030CANCEL_REASON_LEASE_LOST\020\002\022" +
+      "\031\n\025CANCEL_REASON_TIMEOUT\020\0032P\n\rWorkerServ" +
+      "ice\022?\n\004Work\022\030.workpool.v1.WorkRequest\032\031." +
+      "workpool.v1.WorkResponse(\0010\001BS\n\017dev.work" +
+      "pool.v1P\001Z>github.com/workpool/workpool/" +
+      "sdk/go/gen/workpool/v1;workpoolv1b\006proto" +
+      "3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -172,45 +183,51 @@ public final class WorkerServiceOuterClass {
     internal_static_workpool_v1_AttemptResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_AttemptResult_descriptor,
-        new java.lang.String[] { "WorkId", "Attempt", "Success", "Failure", "Outcome", });
-    internal_static_workpool_v1_AttemptSuccess_descriptor =
+        new java.lang.String[] { "WorkId", "Attempt", "Success", "Failure", "Continuation", "Outcome", });
+    internal_static_workpool_v1_AttemptContinuation_descriptor =
       getDescriptor().getMessageTypes().get(5);
+    internal_static_workpool_v1_AttemptContinuation_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_workpool_v1_AttemptContinuation_descriptor,
+        new java.lang.String[] { "Args", });
+    internal_static_workpool_v1_AttemptSuccess_descriptor =
+      getDescriptor().getMessageTypes().get(6);
     internal_static_workpool_v1_AttemptSuccess_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_AttemptSuccess_descriptor,
         new java.lang.String[] { "ReturnValue", });
     internal_static_workpool_v1_AttemptFailure_descriptor =
-      getDescriptor().getMessageTypes().get(6);
+      getDescriptor().getMessageTypes().get(7);
     internal_static_workpool_v1_AttemptFailure_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_AttemptFailure_descriptor,
         new java.lang.String[] { "Error", "NonRetryable", });
     internal_static_workpool_v1_WorkResponse_descriptor =
-      getDescriptor().getMessageTypes().get(7);
+      getDescriptor().getMessageTypes().get(8);
     internal_static_workpool_v1_WorkResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_WorkResponse_descriptor,
         new java.lang.String[] { "Assignments", "Cancels", "Acks", "Welcome", });
     internal_static_workpool_v1_Welcome_descriptor =
-      getDescriptor().getMessageTypes().get(8);
+      getDescriptor().getMessageTypes().get(9);
     internal_static_workpool_v1_Welcome_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_Welcome_descriptor,
         new java.lang.String[] { "WorkerId", "LeaseDuration", "HeartbeatInterval", });
     internal_static_workpool_v1_Assignment_descriptor =
-      getDescriptor().getMessageTypes().get(9);
+      getDescriptor().getMessageTypes().get(10);
     internal_static_workpool_v1_Assignment_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_Assignment_descriptor,
-        new java.lang.String[] { "WorkId", "Attempt", "Function", "Args", "LeaseExpiresAt", "Pool", });
+        new java.lang.String[] { "WorkId", "Attempt", "Function", "Args", "LeaseExpiresAt", "Pool", "Deadline", });
     internal_static_workpool_v1_CancelAttempt_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_workpool_v1_CancelAttempt_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_CancelAttempt_descriptor,
         new java.lang.String[] { "WorkId", "Attempt", "Reason", });
     internal_static_workpool_v1_ResultAck_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_workpool_v1_ResultAck_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_ResultAck_descriptor,

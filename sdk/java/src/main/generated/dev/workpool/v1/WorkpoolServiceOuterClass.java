@@ -146,7 +146,7 @@ public final class WorkpoolServiceOuterClass {
       "nse\0229\n\013completions\030\001 \003(\0132\027.workpool.v1.C" +
       "ompletionR\013completions\022#\n\rhead_sequence\030" +
       "\002 \001(\003R\014headSequence\0223\n\007sent_at\030\003 \001(\0132\032.g" +
-      "oogle.protobuf.TimestampR\006sentAt*\241\002\n\nWai" +
+      "oogle.protobuf.TimestampR\006sentAt*\373\002\n\nWai" +
       "tReason\022\033\n\027WAIT_REASON_UNSPECIFIED\020\000\022\033\n\027" +
       "WAIT_REASON_POOL_PAUSED\020\001\022\035\n\031WAIT_REASON" +
       "_POOL_AT_LIMIT\020\002\022\031\n\025WAIT_REASON_SCHEDULE" +
@@ -154,29 +154,32 @@ public final class WorkpoolServiceOuterClass {
       "_REASON_NO_WORKER\020\005\022\034\n\030WAIT_REASON_WORKE" +
       "RS_BUSY\020\006\022\026\n\022WAIT_REASON_QUEUED\020\007\022\027\n\023WAI" +
       "T_REASON_RUNNING\020\010\022\030\n\024WAIT_REASON_FINISH" +
-      "ED\020\t*\264\001\n\rCancelOutcome\022\036\n\032CANCEL_OUTCOME" +
-      "_UNSPECIFIED\020\000\022\033\n\027CANCEL_OUTCOME_CANCELE" +
-      "D\020\001\022#\n\037CANCEL_OUTCOME_CANCEL_REQUESTED\020\002" +
-      "\022#\n\037CANCEL_OUTCOME_ALREADY_FINISHED\020\003\022\034\n" +
-      "\030CANCEL_OUTCOME_NOT_FOUND\020\0042\371\004\n\017Workpool" +
-      "Service\022D\n\007Enqueue\022\033.workpool.v1.Enqueue" +
-      "Request\032\034.workpool.v1.EnqueueResponse\022S\n" +
-      "\014EnqueueBatch\022 .workpool.v1.EnqueueBatch" +
-      "Request\032!.workpool.v1.EnqueueBatchRespon" +
-      "se\022A\n\006Status\022\032.workpool.v1.StatusRequest" +
-      "\032\033.workpool.v1.StatusResponse\022P\n\013StatusB" +
-      "atch\022\037.workpool.v1.StatusBatchRequest\032 ." +
-      "workpool.v1.StatusBatchResponse\022A\n\006Cance" +
-      "l\022\032.workpool.v1.CancelRequest\032\033.workpool" +
-      ".v1.CancelResponse\022J\n\tCancelAll\022\035.workpo" +
-      "ol.v1.CancelAllRequest\032\036.workpool.v1.Can" +
-      "celAllResponse\022a\n\020WatchCompletions\022$.wor" +
-      "kpool.v1.WatchCompletionsRequest\032%.workp" +
-      "ool.v1.WatchCompletionsResponse0\001\022D\n\007Exp" +
-      "lain\022\033.workpool.v1.ExplainRequest\032\034.work" +
-      "pool.v1.ExplainResponseBS\n\017dev.workpool." +
-      "v1P\001Z>github.com/workpool/workpool/sdk/g" +
-      "o/gen/workpool/v1;workpoolv1b\006proto3"
+      "ED\020\t\022\034\n\030WAIT_REASON_KEY_AT_LIMIT\020\n\022\034\n\030WA" +
+      "IT_REASON_RATE_LIMITED\020\013\022\034\n\030WAIT_REASON_" +
+      "CIRCUIT_OPEN\020\014*\264\001\n\rCancelOutcome\022\036\n\032CANC" +
+      "EL_OUTCOME_UNSPECIFIED\020\000\022\033\n\027CANCEL_OUTCO" +
+      "ME_CANCELED\020\001\022#\n\037CANCEL_OUTCOME_CANCEL_R" +
+      "EQUESTED\020\002\022#\n\037CANCEL_OUTCOME_ALREADY_FIN" +
+      "ISHED\020\003\022\034\n\030CANCEL_OUTCOME_NOT_FOUND\020\0042\371\004" +
+      "\n\017WorkpoolService\022D\n\007Enqueue\022\033.workpool." +
+      "v1.EnqueueRequest\032\034.workpool.v1.EnqueueR" +
+      "esponse\022S\n\014EnqueueBatch\022 .workpool.v1.En" +
+      "queueBatchRequest\032!.workpool.v1.EnqueueB" +
+      "atchResponse\022A\n\006Status\022\032.workpool.v1.Sta" +
+      "tusRequest\032\033.workpool.v1.StatusResponse\022" +
+      "P\n\013StatusBatch\022\037.workpool.v1.StatusBatch" +
+      "Request\032 .workpool.v1.StatusBatchRespons" +
+      "e\022A\n\006Cancel\022\032.workpool.v1.CancelRequest\032" +
+      "\033.workpool.v1.CancelResponse\022J\n\tCancelAl" +
+      "l\022\035.workpool.v1.CancelAllRequest\032\036.workp" +
+      "ool.v1.CancelAllResponse\022a\n\020WatchComplet" +
+      "ions\022$.workpool.v1.WatchCompletionsReque" +
+      "st\032%.workpool.v1.WatchCompletionsRespons" +
+      "e0\001\022D\n\007Explain\022\033.workpool.v1.ExplainRequ" +
+      "est\032\034.workpool.v1.ExplainResponseBS\n\017dev" +
+      ".workpool.v1P\001Z>github.com/workpool/work" +
+      "pool/sdk/go/gen/workpool/v1;workpoolv1b\006" +
+      "proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
