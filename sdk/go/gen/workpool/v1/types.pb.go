@@ -757,7 +757,8 @@ type WorkStatus struct {
 	ConcurrencyKey string `protobuf:"bytes,11,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
 	// Priority from the item's spec, without aging.
 	Priority int32 `protobuf:"varint,12,opt,name=priority,proto3" json:"priority,omitempty"`
-	// Times a handler asked to run the item again with new args.
+	// Attempts that ended by asking to run the item again with new args.
+	// previous_attempts counts them too.
 	Continuations int32 `protobuf:"varint,13,opt,name=continuations,proto3" json:"continuations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -903,8 +904,8 @@ type Completion struct {
 	Attempts int32 `protobuf:"varint,7,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// Time the item finished.
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	// Times a handler asked to run the item again with new args; these are
-	// not counted in attempts.
+	// Attempts that ended by asking to run the item again with new args.
+	// attempts counts them too.
 	Continuations int32 `protobuf:"varint,9,opt,name=continuations,proto3" json:"continuations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -436,7 +436,7 @@ type AttemptResult_Failure struct {
 
 type AttemptResult_Continuation struct {
 	// The handler asks to run the item again at once with new args. The
-	// item keeps its id and retry budget; the next attempt is a new one.
+	// item keeps its id; the next attempt starts with a fresh retry budget.
 	Continuation *AttemptContinuation `protobuf:"bytes,5,opt,name=continuation,proto3,oneof"`
 }
 

@@ -410,7 +410,9 @@ class WorkStatus(_message.Message):
     priority: _builtins.int
     """Priority from the item's spec, without aging."""
     continuations: _builtins.int
-    """Times a handler asked to run the item again with new args."""
+    """Attempts that ended by asking to run the item again with new args.
+    previous_attempts counts them too.
+    """
     @_builtins.property
     def result(self) -> Global___Result:
         """Final result, set only when state is WORK_STATE_FINISHED."""
@@ -478,8 +480,8 @@ class Completion(_message.Message):
     attempts: _builtins.int
     """Attempts the item made, 0 when it was canceled before it started."""
     continuations: _builtins.int
-    """Times a handler asked to run the item again with new args; these are
-    not counted in attempts.
+    """Attempts that ended by asking to run the item again with new args.
+    attempts counts them too.
     """
     @_builtins.property
     def result(self) -> Global___Result:

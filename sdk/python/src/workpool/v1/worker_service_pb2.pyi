@@ -212,7 +212,7 @@ class AttemptResult(_message.Message):
     @_builtins.property
     def continuation(self) -> Global___AttemptContinuation:
         """The handler asks to run the item again at once with new args. The
-        item keeps its id and retry budget; the next attempt is a new one.
+        item keeps its id; the next attempt starts with a fresh retry budget.
         """
 
     def __init__(

@@ -409,7 +409,8 @@ export type WorkStatus = Message<"workpool.v1.WorkStatus"> & {
   priority: number;
 
   /**
-   * Times a handler asked to run the item again with new args.
+   * Attempts that ended by asking to run the item again with new args.
+   * previous_attempts counts them too.
    *
    * @generated from field: int32 continuations = 13;
    */
@@ -486,8 +487,8 @@ export type Completion = Message<"workpool.v1.Completion"> & {
   finishedAt?: Timestamp | undefined;
 
   /**
-   * Times a handler asked to run the item again with new args; these are
-   * not counted in attempts.
+   * Attempts that ended by asking to run the item again with new args.
+   * attempts counts them too.
    *
    * @generated from field: int32 continuations = 9;
    */

@@ -187,7 +187,7 @@ export type AttemptResult = Message<"workpool.v1.AttemptResult"> & {
   } | {
     /**
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      *
      * @generated from field: workpool.v1.AttemptContinuation continuation = 5;
      */

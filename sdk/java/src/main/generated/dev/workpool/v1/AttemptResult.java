@@ -241,7 +241,7 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -254,7 +254,7 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -270,7 +270,7 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1272,7 +1272,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1285,7 +1285,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1308,7 +1308,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1329,7 +1329,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1348,7 +1348,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1376,7 +1376,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1400,7 +1400,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1411,7 +1411,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -1430,7 +1430,7 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The handler asks to run the item again at once with new args. The
-     * item keeps its id and retry budget; the next attempt is a new one.
+     * item keeps its id; the next attempt starts with a fresh retry budget.
      * </pre>
      *
      * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>

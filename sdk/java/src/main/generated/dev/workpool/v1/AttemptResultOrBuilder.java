@@ -96,7 +96,7 @@ public interface AttemptResultOrBuilder extends
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -106,7 +106,7 @@ public interface AttemptResultOrBuilder extends
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>
@@ -116,7 +116,7 @@ public interface AttemptResultOrBuilder extends
   /**
    * <pre>
    * The handler asks to run the item again at once with new args. The
-   * item keeps its id and retry budget; the next attempt is a new one.
+   * item keeps its id; the next attempt starts with a fresh retry budget.
    * </pre>
    *
    * <code>.workpool.v1.AttemptContinuation continuation = 5 [json_name = "continuation"];</code>

@@ -336,8 +336,8 @@ private static final long serialVersionUID = 0L;
   private int continuations_ = 0;
   /**
    * <pre>
-   * Times a handler asked to run the item again with new args; these are
-   * not counted in attempts.
+   * Attempts that ended by asking to run the item again with new args.
+   * attempts counts them too.
    * </pre>
    *
    * <code>int32 continuations = 9 [json_name = "continuations"];</code>
@@ -1755,8 +1755,8 @@ private static final long serialVersionUID = 0L;
     private int continuations_ ;
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args; these are
-     * not counted in attempts.
+     * Attempts that ended by asking to run the item again with new args.
+     * attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 9 [json_name = "continuations"];</code>
@@ -1768,8 +1768,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args; these are
-     * not counted in attempts.
+     * Attempts that ended by asking to run the item again with new args.
+     * attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 9 [json_name = "continuations"];</code>
@@ -1785,8 +1785,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args; these are
-     * not counted in attempts.
+     * Attempts that ended by asking to run the item again with new args.
+     * attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 9 [json_name = "continuations"];</code>

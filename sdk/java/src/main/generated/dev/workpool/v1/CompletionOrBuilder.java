@@ -171,8 +171,8 @@ public interface CompletionOrBuilder extends
 
   /**
    * <pre>
-   * Times a handler asked to run the item again with new args; these are
-   * not counted in attempts.
+   * Attempts that ended by asking to run the item again with new args.
+   * attempts counts them too.
    * </pre>
    *
    * <code>int32 continuations = 9 [json_name = "continuations"];</code>

@@ -497,7 +497,8 @@ private static final long serialVersionUID = 0L;
   private int continuations_ = 0;
   /**
    * <pre>
-   * Times a handler asked to run the item again with new args.
+   * Attempts that ended by asking to run the item again with new args.
+   * previous_attempts counts them too.
    * </pre>
    *
    * <code>int32 continuations = 13 [json_name = "continuations"];</code>
@@ -2436,7 +2437,8 @@ private static final long serialVersionUID = 0L;
     private int continuations_ ;
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args.
+     * Attempts that ended by asking to run the item again with new args.
+     * previous_attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 13 [json_name = "continuations"];</code>
@@ -2448,7 +2450,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args.
+     * Attempts that ended by asking to run the item again with new args.
+     * previous_attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 13 [json_name = "continuations"];</code>
@@ -2464,7 +2467,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Times a handler asked to run the item again with new args.
+     * Attempts that ended by asking to run the item again with new args.
+     * previous_attempts counts them too.
      * </pre>
      *
      * <code>int32 continuations = 13 [json_name = "continuations"];</code>

@@ -257,7 +257,8 @@ public interface WorkStatusOrBuilder extends
 
   /**
    * <pre>
-   * Times a handler asked to run the item again with new args.
+   * Attempts that ended by asking to run the item again with new args.
+   * previous_attempts counts them too.
    * </pre>
    *
    * <code>int32 continuations = 13 [json_name = "continuations"];</code>
