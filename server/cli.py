@@ -72,6 +72,13 @@ SERVE_FLAGS = {
     "another process before the call fails with UNAVAILABLE (default 30s)",
     "log_level": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "log_format": "text or json (default text)",
+    "keepalive_time": "idle time before the server pings a connection (default 60s)",
+    "keepalive_timeout": "how long a ping may go unanswered before the server "
+    "closes the connection (default 20s)",
+    "max_watch_streams": "open WatchCompletions streams (default 1000)",
+    "max_worker_streams": "open WorkerService.Work streams (default 1000)",
+    "max_queued_writes": "write operations waiting for the database before "
+    "enqueues get UNAVAILABLE (default 10000)",
 }
 
 
