@@ -2,6 +2,7 @@
 
     python -m tests.faults.actors enqueue TARGET POOL PREFIX OUT_FILE SEED
     python -m tests.faults.actors work TARGET POOL SEED
+    python -m tests.faults.actors fault-worker TARGET POOL RUNS_FILE
 
 `enqueue` enqueues items with the idempotency keys PREFIX-0, PREFIX-1, ...,
 each with an on-complete follow-up, and retries a key until the server
@@ -9,11 +10,18 @@ acknowledges it, so a server killed mid-call creates no second item. It
 appends one line `KEY WORK_ID` to OUT_FILE per acknowledged enqueue and exits
 after SIGTERM, once the key in flight is acknowledged. `work` runs a Python
 SDK worker for the items and their follow-ups until it is killed.
+
+`fault-worker` runs a worker whose `task` handler appends `WORK_ID ATTEMPT`
+to RUNS_FILE and then, on attempt 1, misbehaves as the item's `mode` arg
+selects: `hold` never returns, `hang` returns after `seconds`, and `die` kills
+its own process with SIGKILL after the handler's work but before the result
+is reported. Later attempts return at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sys
@@ -36,7 +44,7 @@ async def enqueue_until_stopped(
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     rng = random.Random(seed)
 
-    # Opened before the loop starts; each line is a small append.
+    # Opened once before the loop, because each line is a small append.
     out = open(out_path, "a", encoding="utf-8")  # noqa: ASYNC230, SIM115
     async with workpool.AsyncClient(target, timeout=timedelta(seconds=5)) as client:
         number = 0
@@ -96,6 +104,30 @@ def run_worker(target: str, pool: str, seed: int) -> None:
     worker.run()
 
 
+def run_fault_worker(target: str, pool: str, runs_path: str) -> None:
+    worker = workpool.Worker(
+        target,
+        pools=[pool],
+        capacity=1,
+        max_reconnect_delay=timedelta(milliseconds=300),
+    )
+
+    @worker.handler("task")
+    async def task(context, args):
+        with open(runs_path, "a", encoding="utf-8") as runs:  # noqa: ASYNC230
+            runs.write(f"{context.work_id} {context.attempt}\n")
+        if context.attempt == 1:
+            if args["mode"] == "hold":
+                await asyncio.sleep(3600)
+            elif args["mode"] == "hang":
+                await asyncio.sleep(args["seconds"])
+            elif args["mode"] == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+        return {"attempt": context.attempt, "pid": os.getpid()}
+
+    worker.run()
+
+
 def main(argv: list[str]) -> None:
     role, *arguments = argv
     if role == "enqueue":
@@ -104,8 +136,11 @@ def main(argv: list[str]) -> None:
     elif role == "work":
         target, pool, seed = arguments
         run_worker(target, pool, int(seed))
+    elif role == "fault-worker":
+        target, pool, runs_path = arguments
+        run_fault_worker(target, pool, runs_path)
     else:
-        raise SystemExit(f"unknown role {role!r}: use enqueue or work")
+        raise SystemExit(f"unknown role {role!r}: use enqueue, work or fault-worker")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +42,15 @@ def figures(request) -> Any:
         record_figures(name or request.node.name, values)
 
     return record
+
+
+def spawn_actor(folder: Path, name: str, *arguments: str) -> subprocess.Popen:
+    """Start `python -m tests.faults.actors ARGUMENTS`, logging to folder/name.log."""
+    with (folder / f"{name}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.actors", *arguments],
+            cwd=REPOSITORY,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )

@@ -18,7 +18,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from sqlalchemy import create_engine, text
 import workpool
 from tests.conftest import ServeProcess, eventually
 from tests.faults.actors import FOLLOW_UP_FUNCTION, JOB_FUNCTION
-from tests.faults.conftest import REPOSITORY
+from tests.faults.conftest import spawn_actor
 from tests.postgres import PostgresCluster
 from tests.test_durability import Subscriber
 from workpool_server.store.database import sqlalchemy_url
@@ -94,14 +93,7 @@ class Actors:
             )
 
     def _spawn(self, name: str, *arguments: str) -> subprocess.Popen:
-        log = (self.folder / f"{name}.log").open("wb")
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.actors", *arguments],
-            cwd=REPOSITORY,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        return spawn_actor(self.folder, name, *arguments)
 
     async def stop_enqueuers(self) -> None:
         """Stop the enqueuers once the key each has in flight is acknowledged."""
