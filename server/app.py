@@ -236,9 +236,13 @@ def _keepalive_pings(config: ServerConfig) -> list[tuple[str, int]]:
     which ends its streams, so a worker behind a dead network path loses its
     leases within keepalive_time plus keepalive_timeout.
     """
+    timeout_ms = max(1, config.keepalive_timeout_us // 1000)
     return [
         ("grpc.keepalive_time_ms", max(1, config.keepalive_time_us // 1000)),
-        ("grpc.keepalive_timeout_ms", max(1, config.keepalive_timeout_us // 1000)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        # gRPC core 1.85 waits for a ping's ack for the longer of this and the
+        # keepalive timeout, and this one defaults to 60 s.
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from tests.conftest import (
 from tests.faults.proxy import FaultProxy
 from workpool.v1 import (
     worker_service_pb2_grpc,
+    workpool_service_pb2,
     workpool_service_pb2_grpc,
 )
 
@@ -215,4 +217,73 @@ async def test_worker_reconnects_after_drop_reset_stall(
             "connections": proxy.accepted,
         },
         name=f"network_worker_{database_engine}",
+    )
+
+
+async def test_server_frees_items_of_stalled_worker(
+    make_server, fake_clock, protocol_workers, figures, database_engine
+):
+    """The lease is judged by a fake clock that never moves, so only the
+    server's keepalive can end the stalled worker's attempt."""
+    server = await make_server(clock=fake_clock, **KEEPALIVE)
+    proxy = await FaultProxy(server.port).start()
+    direct = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    behind_proxy = grpc.aio.insecure_channel(proxy.target)
+    try:
+        async with workpool.AsyncClient(direct) as client:
+            await client.create_pool("net", retry_by_default=True)
+            stalled = await protocol_workers(
+                ["net"],
+                ["job"],
+                stub=worker_service_pb2_grpc.WorkerServiceStub(behind_proxy),
+                name="stalled",
+            )
+            watch = workpool_service_pb2_grpc.WorkpoolServiceStub(
+                behind_proxy
+            ).WatchCompletions(workpool_service_pb2.WatchCompletionsRequest())
+            await watch.read()
+            work_id = await client.enqueue("net", "job")
+            await stalled.wait_started(1)
+            assert server.engine.hub.subscribers == 1
+
+            proxy.stall()
+            stalled_at = time.monotonic()
+
+            async def freed() -> bool:
+                status = await client.status(work_id)
+                return status.state is workpool.WorkState.PENDING
+
+            await eventually(freed, timeout=30, message="the attempt ended")
+            seconds_to_free = time.monotonic() - stalled_at
+            await eventually(
+                lambda: server.engine.hub.subscribers == 0,
+                timeout=30,
+                message="the watch stream ended",
+            )
+            lost = await client.status(work_id)
+
+            spare = await protocol_workers(["net"], ["job"], name="spare")
+            fake_clock.advance(timedelta(seconds=1))
+            await spare.wait_started(1)
+            await spare.succeed(work_id, "done")
+            finished = await client.status(work_id)
+    finally:
+        watch.cancel()
+        await proxy.close()
+        await behind_proxy.close()
+        await direct.close()
+
+    assert lost.previous_attempts == 1
+    assert lost.last_error is not None
+    assert lost.last_error.startswith("worker lost")
+    assert (spare.started[0].work_id, spare.started[0].attempt) == (work_id, 2)
+    assert finished.result is not None
+    assert finished.result.return_value == "done"
+    figures(
+        {
+            "keepalive_time_seconds": 1,
+            "keepalive_timeout_seconds": 1,
+            "seconds_to_free_items": round(seconds_to_free, 2),
+        },
+        name=f"network_stalled_worker_{database_engine}",
     )
