@@ -40,7 +40,6 @@ KEEPALIVE = {"keepalive_time_us": 1_000_000, "keepalive_timeout_us": 1_000_000}
 CLIENT_KEEPALIVE = [
     ("grpc.keepalive_time_ms", 1_000),
     ("grpc.keepalive_timeout_ms", 1_000),
-    ("grpc.http2.ping_timeout_ms", 1_000),
 ]
 BATCH = 20
 FAST_RETRY = workpool.RetryPolicy(
