@@ -604,8 +604,12 @@ class Engine:
         records = self.hub.since(cursor, COMPLETION_PAGE)
         if records:
             return records
+        # Bounded by bytes too, because a stream keeps its page until a slow
+        # reader has taken all of it.
         records = await self.read(
-            lambda c: queries.read_completions(c, cursor, COMPLETION_PAGE)
+            lambda c: queries.read_completions_within(
+                c, cursor, COMPLETION_PAGE, WATCH_MESSAGE_BYTES
+            )
         )
         if not records or records[0].sequence != cursor + 1:
             raise _removed_error(cursor)

@@ -209,6 +209,69 @@ async def test_slow_subscribers_bounded(spawn_server, connections, figures):
     )
 
 
+CATCH_UP_SUBSCRIBERS = 10
+CATCH_UP_ITEMS = 100
+LARGE_RESULT_BYTES = 512 * 1024
+
+
+async def test_catch_up_from_database_bounded(spawn_server, connections, figures):
+    """10 subscribers fall behind a ring of 10 while 100 items finish with
+    512 KiB results (50 MiB in the log). Each stream reads the log from the
+    database a page at a time and keeps its page until the reader takes it,
+    so the pages must be bounded by bytes, not only by count."""
+    server = await spawn_server("--completion-buffer", "10").wait_ready()
+    control = _connect(connections, server)
+    await _create_pool(control, "large")
+
+    behind = []
+    for _ in range(CATCH_UP_SUBSCRIBERS):
+        call = _watch(_connect(connections, server))
+        await call.read()
+        behind.append(call)
+    fast = _watch(_connect(connections, server))
+    await fast.read()
+
+    worker = await ScriptedWorker(
+        control.worker,
+        ["large"],
+        ["big"],
+        capacity=10,
+        respond=_succeed_with(LARGE_RESULT_BYTES),
+    ).start()
+    async with RssSampler(server.process.pid) as rss:
+        await control.workpool.EnqueueBatch(
+            workpool_service_pb2.EnqueueBatchRequest(
+                pool="large",
+                work=[
+                    types_pb2.WorkSpec(function="big") for _ in range(CATCH_UP_ITEMS)
+                ],
+            )
+        )
+        await asyncio.wait_for(_read_sequences(fast, CATCH_UP_ITEMS), 120)
+        received = await asyncio.wait_for(
+            asyncio.gather(*(_read_sequences(c, CATCH_UP_ITEMS) for c in behind)),
+            120,
+        )
+    await worker.close()
+    for call in [*behind, fast]:
+        call.cancel()
+    after = await _settled_rss(server.process.pid)
+
+    expected = list(range(1, CATCH_UP_ITEMS + 1))
+    assert all(sequences == expected for sequences in received)
+    # Whole pages would take 10 x 50 MiB; pages of about 2 MiB take 20 MiB.
+    assert rss.peak - rss.baseline < 250 * MIB
+    figures(
+        {
+            "subscribers_behind": CATCH_UP_SUBSCRIBERS,
+            "completions": CATCH_UP_ITEMS,
+            "result_bytes": LARGE_RESULT_BYTES,
+            **rss.figures(after),
+        },
+        name="overload_catch_up_from_database",
+    )
+
+
 WATCH_STREAMS = 1_000
 STREAMS_PER_CONNECTION = 100
 CANCELED_ITEMS = 200
