@@ -160,9 +160,10 @@ gen-sdks: $(BUF_STAMP)
 	$(BUF) generate --template buf.gen.go.yaml
 	$(BUF) generate --template buf.gen.java.yaml
 
-# The fault and fuzz suite alone; `make test` runs it too.
+# The fault and fuzz suite alone, with the thorough fuzz profile (1,000 cases
+# per RPC and storage engine); `make test` runs it with the quick profile.
 test-faults: venv
-	$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
+	WORKPOOL_FUZZ_PROFILE=thorough $(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
 conformance: venv
 	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java --examples
