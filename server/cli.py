@@ -78,7 +78,7 @@ SERVE_FLAGS = {
     "max_watch_streams": "open WatchCompletions streams (default 1000)",
     "max_worker_streams": "open WorkerService.Work streams (default 1000)",
     "max_queued_writes": "write operations waiting for the database before "
-    "enqueues get UNAVAILABLE (default 10000)",
+    "enqueues and cancels get UNAVAILABLE (default 10000)",
 }
 
 

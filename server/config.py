@@ -77,8 +77,8 @@ class ServerConfig:
     max_watch_streams: int = 1_000
     max_worker_streams: int = 1_000
     max_queued_writes: int = 10_000
-    """Write operations waiting for the database beyond which Enqueue and
-    EnqueueBatch get UNAVAILABLE."""
+    """Write operations waiting for the database beyond which Enqueue,
+    EnqueueBatch, Cancel and CancelAll get UNAVAILABLE."""
 
     def validate(self) -> ServerConfig:
         if not self.database_url.startswith(("sqlite", "postgresql")):

@@ -43,7 +43,7 @@ class StreamSlots:
 
 
 class WriteBacklog:
-    """Rejects new enqueues while too many writes wait for the database."""
+    """Rejects enqueues and cancels while too many writes wait for the database."""
 
     def __init__(self, queued: Callable[[], int], limit: int) -> None:
         self._queued = queued

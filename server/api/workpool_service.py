@@ -117,12 +117,14 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
     @mapped
     async def Cancel(self, request, context):  # noqa: N802
         work_id = convert.check_work_id(request.work_id, "work_id")
+        self._check_write_backlog()
         outcome = await self._engine.cancel(work_id)
         return workpool_service_pb2.CancelResponse(outcome=_CANCEL_OUTCOMES[outcome])
 
     @mapped
     async def CancelAll(self, request, context):  # noqa: N802
         pool = convert.check_pool_name(request.pool, "pool")
+        self._check_write_backlog()
         canceled, requested = await self._engine.cancel_all(pool)
         return workpool_service_pb2.CancelAllResponse(
             canceled_count=canceled, cancel_requested_count=requested

@@ -382,6 +382,8 @@ STORM_CALLS = 2_000
 STORM_CONNECTIONS = 80
 STORM_ARGS_BYTES = 8 * 1024
 MAX_QUEUED_WRITES = 32
+# Below the about 1,000 pending calls past which gRPC core sheds calls itself.
+CANCEL_STORM_CALLS = 900
 
 
 async def test_enqueue_storm_sheds_load(spawn_server, connections, figures):
@@ -442,8 +444,46 @@ async def test_enqueue_storm_sheds_load(spawn_server, connections, figures):
         status.state == types_pb2.WORK_STATE_PENDING for status in statuses.statuses
     )
     assert probe.work_id
+
+    # A storm of cancels is shed the same way; a retry of each rejected
+    # cancel then ends its item.
+    targets = stored[:CANCEL_STORM_CALLS]
+
+    async def cancel(index: int) -> grpc.aio.AioRpcError | None:
+        stub = clients[index % STORM_CONNECTIONS].workpool
+        try:
+            await stub.Cancel(
+                workpool_service_pb2.CancelRequest(work_id=targets[index]), timeout=60
+            )
+        except grpc.aio.AioRpcError as error:
+            return error
+        return None
+
+    cancel_errors = [
+        error
+        for error in await asyncio.gather(*(cancel(i) for i in range(len(targets))))
+        if error is not None
+    ]
+    for error in cancel_errors:
+        assert error.code() is grpc.StatusCode.UNAVAILABLE
+        assert "max_queued_writes" in error.details()
+    for work_id in targets:
+        await control.workpool.Cancel(
+            workpool_service_pb2.CancelRequest(work_id=work_id)
+        )
+    canceled_statuses = await control.workpool.StatusBatch(
+        workpool_service_pb2.StatusBatchRequest(work_ids=targets)
+    )
+    assert all(
+        status.state == types_pb2.WORK_STATE_FINISHED
+        and status.result.HasField("canceled")
+        for status in canceled_statuses.statuses
+    )
+
     figures(
         {
+            "cancel_storm_calls": len(targets),
+            "cancels_rejected_unavailable": len(cancel_errors),
             "storms": 2,
             "concurrent_enqueues": STORM_CALLS,
             "args_bytes": STORM_ARGS_BYTES,
