@@ -88,27 +88,21 @@ def examples(quick: int) -> int:
     return THOROUGH_EXAMPLES if FUZZ_PROFILE == "thorough" else quick
 
 
-# Cases run per test and RPC, written to build/fault-figures.json at the end.
+# Cases run per test and RPC, written to build/fault-figures.json after each test.
 CASES_RUN: collections.Counter[str] = collections.Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _record_case_counts() -> Iterator[None]:
-    yield
-    record_figures(
-        "fuzz_cases",
-        {"profile": FUZZ_PROFILE, "cases": dict(sorted(CASES_RUN.items()))},
-    )
-
-
 @pytest.fixture
-def count_case(request) -> Callable[[], None]:
-    """Return a function that counts one generated case of this test."""
+def count_case(request) -> Iterator[Callable[[], None]]:
+    """Return a function that counts one generated case of this test, and
+    record the counts so far when the test ends."""
 
     def count() -> None:
         CASES_RUN[request.node.name] += 1
 
-    return count
+    yield count
+    cases = dict(sorted(CASES_RUN.items()))
+    record_figures("fuzz_cases", {"profile": FUZZ_PROFILE, "cases": cases})
 
 
 FUZZ_SETTINGS = settings(
