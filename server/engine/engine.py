@@ -328,6 +328,8 @@ class Engine:
         """Publish every committed completion past the hub's head."""
         while True:
             head = self.hub.head
+            # TODO: pages here are bounded by count only, so one read may hold
+            # 1,000 completions of up to twice max_payload_bytes each.
             records = await self.read(
                 lambda c, head=head: queries.read_completions(c, head, COMPLETION_PAGE)
             )
