@@ -22,6 +22,7 @@ from workpool_server.cli_bulk import (
     read_work_ids,
 )
 from workpool_server.config import ConfigError, load_config, parse_duration_us
+from workpool_server.security import ROLES, TlsSetupError, hash_token, new_token
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -72,6 +73,10 @@ SERVE_FLAGS = {
     "another process before the call fails with UNAVAILABLE (default 30s)",
     "log_level": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "log_format": "text or json (default text)",
+    "tls_cert_file": "PEM certificate chain: serve TLS on the gRPC port",
+    "tls_key_file": "PEM private key of tls_cert_file",
+    "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
+    "reflection": "serve gRPC server reflection: true or false (default true)",
 }
 
 
@@ -190,10 +195,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="server address for client commands (WORKPOOL_SERVER; default "
         f"{DEFAULT_SERVER})",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WORKPOOL_TOKEN"),
+        help="bearer token for client commands (WORKPOOL_TOKEN)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=os.environ.get("WORKPOOL_CA_FILE"),
+        help="connect with TLS, trusting this CA's PEM file (WORKPOOL_CA_FILE)",
+    )
+    parser.add_argument(
+        "--cert-file",
+        default=os.environ.get("WORKPOOL_CERT_FILE"),
+        help="client certificate for mutual TLS (WORKPOOL_CERT_FILE)",
+    )
+    parser.add_argument(
+        "--key-file",
+        default=os.environ.get("WORKPOOL_KEY_FILE"),
+        help="client key for mutual TLS (WORKPOOL_KEY_FILE)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands)
+    _add_token_commands(commands)
     _add_client_commands(commands)
     return parser
+
+
+def _add_token_commands(commands: argparse._SubParsersAction) -> None:
+    token = commands.add_parser("token", help="make and hash bearer tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create", help="print a new token and its [[tokens]] entry"
+    )
+    create.add_argument("--name", required=True, help="name for logs and metrics")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=ROLES,
+        dest="roles",
+        help="role to grant; repeat for several",
+    )
+    actions.add_parser("hash", help="print the sha256 of a token read from stdin")
+
+
+def _run_token(options: argparse.Namespace) -> int:
+    if options.action == "hash":
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("workpool: token hash: no token on standard input", file=sys.stderr)
+            return 2
+        print(hash_token(token))
+        return 0
+
+    token = new_token()
+    roles = ", ".join(f'"{role}"' for role in dict.fromkeys(options.roles))
+    print(f"token: {token}", file=sys.stderr)
+    print("Give the token to its user; the server's config needs only:")
+    print()
+    print("[[tokens]]")
+    print(f"name = {json.dumps(options.name)}")
+    print(f'sha256 = "{hash_token(token)}"')
+    print(f"roles = [{roles}]")
+    return 0
 
 
 _print = cli_output.print_json
@@ -215,6 +280,9 @@ def _serve(options: argparse.Namespace) -> int:
         asyncio.run(serve(config))
     except KeyboardInterrupt:
         pass
+    except TlsSetupError as error:
+        print(f"workpool: invalid configuration: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"workpool: cannot start: {error}", file=sys.stderr)
         return 1
@@ -231,7 +299,16 @@ def _serve(options: argparse.Namespace) -> int:
 def _run_client(options: argparse.Namespace) -> int:
     import workpool
 
-    with workpool.Client(options.server) as client:
+    credentials = None
+    if options.ca_file or options.cert_file or options.key_file:
+        credentials = workpool.tls_credentials(
+            ca_file=options.ca_file,
+            cert_file=options.cert_file,
+            key_file=options.key_file,
+        )
+    with workpool.Client(
+        options.server, credentials=credentials, token=options.token or None
+    ) as client:
         command = options.command
         if command == "enqueue":
             return _enqueue(client, options)
@@ -385,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     if options.command == "serve":
         return _serve(options)
+    if options.command == "token":
+        return _run_token(options)
 
     import workpool
 

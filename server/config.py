@@ -18,6 +18,7 @@ from workpool_server.engine.model import (
     RetryPolicy,
 )
 from workpool_server.limits import pool_settings_problems
+from workpool_server.security import TokenEntry, token_entry_problems
 
 ENV_PREFIX = "WORKPOOL_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)?\s*$")
@@ -66,7 +67,14 @@ class ServerConfig:
     sqlite_busy_timeout_us: int = 30_000_000
     log_level: str = "INFO"
     log_format: str = "text"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    """Set to require client certificates signed by this CA (mutual TLS)."""
+    reflection: bool = True
     pools: tuple[PoolSettings, ...] = field(default=())
+    tokens: tuple[TokenEntry, ...] = field(default=())
+    """Empty leaves the gRPC port open to every caller that reaches it."""
 
     def validate(self) -> ServerConfig:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -120,7 +128,35 @@ class ServerConfig:
             )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: use text or json, got {self.log_format!r}")
+        self._validate_security()
         return self
+
+    def _validate_security(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError(
+                "tls_cert_file, tls_key_file: set both to serve TLS, or neither"
+            )
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError(
+                "tls_client_ca_file: mutual TLS needs tls_cert_file and "
+                "tls_key_file too"
+            )
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path and not os.access(path, os.R_OK):
+                raise ConfigError(f"{name}: cannot read {path!r}")
+        seen: set[str] = set()
+        for index, entry in enumerate(self.tokens):
+            problems = token_entry_problems(entry)
+            if problems:
+                setting, problem = problems[0]
+                raise ConfigError(f"tokens[{index}].{setting}: {problem}")
+            if entry.sha256 in seen:
+                raise ConfigError(
+                    f"tokens[{index}].sha256: the same token is listed twice; "
+                    "merge the roles into one entry"
+                )
+            seen.add(entry.sha256)
 
 
 def _is_address(value: str) -> bool:
@@ -136,7 +172,22 @@ _DURATIONS = {
     "completion_retention": "completion_retention_us",
     "sqlite_busy_timeout": "sqlite_busy_timeout_us",
 }
-_PLAIN = {
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_boolean.__name__ = "true or false"
+
+_PLAIN: dict[str, Callable[[Any], Any]] = {
     "database_url": str,
     "listen": str,
     "http_listen": str,
@@ -148,6 +199,10 @@ _PLAIN = {
     "sqlite_synchronous": str,
     "log_level": str,
     "log_format": str,
+    "tls_cert_file": str,
+    "tls_key_file": str,
+    "tls_client_ca_file": str,
+    "reflection": _boolean,
 }
 SETTING_NAMES = tuple(_PLAIN) + tuple(_DURATIONS)
 
@@ -234,6 +289,25 @@ def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
     )
 
 
+def _token_from_table(table: Any, index: int) -> TokenEntry:
+    where = f"tokens[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table with name, sha256 and roles")
+    unknown = set(table) - {"name", "sha256", "roles"}
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown keys {sorted(unknown)}: use name, sha256 and roles"
+        )
+    roles = table.get("roles", [])
+    if isinstance(roles, str) or not isinstance(roles, list):
+        raise ConfigError(f'{where}.roles: must be a list, such as ["client"]')
+    return TokenEntry(
+        name=str(table.get("name", "")),
+        sha256=str(table.get("sha256", "")),
+        roles=frozenset(str(role) for role in roles),
+    )
+
+
 def load_config(
     config_file: str | None,
     flags: dict[str, Any],
@@ -253,12 +327,17 @@ def load_config(
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config: invalid TOML in {path}: {error}") from None
         pool_tables = document.pop("pools", [])
+        token_tables = document.pop("tokens", [])
         config = _apply(config, document, lambda name: f"{path}: {name}")
         config = replace(
             config,
             pools=tuple(
                 _pool_from_table(table, index)
                 for index, table in enumerate(pool_tables)
+            ),
+            tokens=tuple(
+                _token_from_table(table, index)
+                for index, table in enumerate(token_tables)
             ),
         )
 

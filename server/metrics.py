@@ -44,6 +44,12 @@ class Metrics:
         self._lock = threading.Lock()
         registry = self.registry
 
+        self.auth_denied = Counter(
+            "workpool_auth_denied",
+            "gRPC calls refused for a missing or unknown token or a missing role.",
+            ["reason"],
+            registry=registry,
+        )
         self.enqueued = Counter(
             "workpool_enqueued",
             "Work items accepted, follow-ups included.",

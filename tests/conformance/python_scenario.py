@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from workpool import (
     Worker,
     WorkItem,
     WorkpoolError,
+    tls_credentials,
 )
+from workpool._channel import aio_channel
 
 # How long an expect_* step keeps checking before it fails, and how often.
 EXPECT_TIMEOUT_SECONDS = 10.0
@@ -42,6 +45,20 @@ WATCH_SETTLE_SECONDS = 0.3
 
 # Grace of a graceful stop_worker: blocked handlers never finish on their own.
 STOP_GRACE = timedelta(seconds=5)
+
+
+def connection_settings() -> dict[str, Any]:
+    """TLS credentials and token from WORKPOOL_CA_FILE and WORKPOOL_TOKEN."""
+    ca_file = os.environ.get("WORKPOOL_CA_FILE")
+    return {
+        "credentials": tls_credentials(ca_file=ca_file) if ca_file else None,
+        "token": os.environ.get("WORKPOOL_TOKEN") or None,
+    }
+
+
+def open_channel(target: str) -> grpc.aio.Channel:
+    """A channel the runner owns, with the SDK's settings and the above."""
+    return aio_channel(target, options=None, **connection_settings())
 
 
 class StepFailed(Exception):
@@ -188,7 +205,7 @@ class ScenarioRun:
 
     async def run(self) -> None:
         """Run every step in order; raise StepFailed at the first that fails."""
-        async with AsyncClient(self.target) as client:
+        async with AsyncClient(self.target, **connection_settings()) as client:
             self.client = client
             try:
                 await self._create_pool()
@@ -344,7 +361,7 @@ class ScenarioRun:
 
         # The runner owns the channel, so that an abrupt stop can close it
         # under the worker without the worker reporting anything.
-        channel = grpc.aio.insecure_channel(self.target)
+        channel = open_channel(self.target)
         # Worker names are unique per scenario, so that the server never
         # takes one scenario's worker for a reconnect of another's.
         worker = Worker(

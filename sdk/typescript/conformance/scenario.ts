@@ -18,6 +18,7 @@ import {
   type WorkContext,
   type WorkpoolClient,
 } from "../src/index.js";
+import { securityOptions } from "./security.js";
 
 /** How long an expect_* step is retried before it fails. */
 const EXPECT_TIMEOUT_MS = 10_000;
@@ -235,6 +236,7 @@ export class ScenarioRun {
       throw new StepFailure(`a worker named ${name} already runs`);
     }
     const worker = new Worker(this.server, {
+      ...securityOptions(),
       pools: [this.pool],
       capacity,
       name: `conformance-${name}`,

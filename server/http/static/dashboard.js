@@ -17,14 +17,25 @@ function $(id) {
   return document.getElementById(id);
 }
 
+// A server with tokens answers 401 without one and 403 when the token lacks
+// the admin role; the token then lives in this tab's session storage only.
+const TOKEN_KEY = "workpool-token";
+
 async function callApi(method, path, body) {
   const options = { method, headers: {} };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) {
+    options.headers.Authorization = `Bearer ${token}`;
+  }
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 || response.status === 403) {
+    $("token-form").hidden = false;
+  }
   if (!response.ok) {
     throw new Error(data.error || `${method} ${path} failed: ${response.status}`);
   }
@@ -310,6 +321,19 @@ async function lookUp(workId) {
     showMessage(message, error.message, "error");
   }
 }
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } else {
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+  $("token").value = "";
+  $("token-form").hidden = true;
+  refresh();
+});
 
 $("work-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -114,7 +114,7 @@ type scenarioRun struct {
 }
 
 func runScenario(ctx context.Context, server string, sc *scenario) error {
-	client, err := workpool.Dial(server)
+	client, err := dial(server)
 	if err != nil {
 		return err
 	}

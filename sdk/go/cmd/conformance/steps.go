@@ -123,7 +123,7 @@ func (r *scenarioRun) startWorker(s step, handlers map[string]workpool.HandlerFu
 	if len(handlers) == 0 {
 		return fmt.Errorf("the scenario has no functions for a worker to serve")
 	}
-	conn, err := workpool.NewConn(r.server)
+	conn, err := newConn(r.server)
 	if err != nil {
 		return err
 	}

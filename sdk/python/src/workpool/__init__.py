@@ -1,6 +1,7 @@
 """Python client and worker of the Workpool gRPC work-pool service."""
 
 from workpool._async_client import AsyncClient
+from workpool._channel import tls_credentials
 from workpool._client import Client
 from workpool._errors import (
     AlreadyExistsError,
@@ -42,6 +43,7 @@ from workpool._worker import Worker
 from workpool._workpool import AsyncWorkpool, Workpool
 
 __all__ = [
+    "tls_credentials",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncWorkpool",

@@ -64,6 +64,9 @@ class AsyncClient:
     ``"127.0.0.1:50051"`` to let the client open and close its own channel, or
     an existing ``grpc.aio.Channel`` that the caller keeps and closes.
     ``timeout`` is the deadline of every unary call, None for no deadline.
+    ``credentials`` turns on TLS (see ``tls_credentials``), and ``token`` sends
+    ``authorization: Bearer TOKEN`` with every call; both apply only to a
+    channel the client opens.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class AsyncClient:
         target: str | grpc.aio.Channel,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         options: ChannelOptions | None = None,
         timeout: timedelta | float | None = DEFAULT_RPC_TIMEOUT,
     ) -> None:
@@ -79,7 +83,7 @@ class AsyncClient:
             self._owns_channel = False
         else:
             self._channel = aio_channel(
-                target, credentials=credentials, options=options
+                target, credentials=credentials, options=options, token=token
             )
             self._owns_channel = True
 

@@ -62,6 +62,9 @@ class Client:
     such as ``"127.0.0.1:50051"`` to let the client open and close its own
     channel, or an existing ``grpc.Channel`` that the caller keeps and closes.
     ``timeout`` is the deadline of every unary call, None for no deadline.
+    ``credentials`` turns on TLS (see ``tls_credentials``), and ``token`` sends
+    ``authorization: Bearer TOKEN`` with every call; both apply only to a
+    channel the client opens.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Client:
         target: str | grpc.Channel,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         options: ChannelOptions | None = None,
         timeout: timedelta | float | None = DEFAULT_RPC_TIMEOUT,
     ) -> None:
@@ -77,7 +81,7 @@ class Client:
             self._owns_channel = False
         else:
             self._channel = sync_channel(
-                target, credentials=credentials, options=options
+                target, credentials=credentials, options=options, token=token
             )
             self._owns_channel = True
 

@@ -76,6 +76,10 @@ class Worker:
 
         worker.run()
 
+    ``credentials`` turns on TLS (see ``tls_credentials``), and ``token`` sends
+    ``authorization: Bearer TOKEN`` on the stream; the token needs the
+    ``worker`` role.
+
     Handlers receive ``(context, args)``. Coroutine functions run as tasks on
     the worker's event loop; plain functions run in a pool of ``capacity``
     threads. At most ``capacity`` handlers run at once, across all pools.
@@ -91,11 +95,13 @@ class Worker:
         name: str | None = None,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         options: ChannelOptions | None = None,
         max_reconnect_delay: timedelta = DEFAULT_MAX_RECONNECT_DELAY,
     ) -> None:
         self._target = target
         self._credentials = credentials
+        self._token = token
         self._options = options
         self._pools = _check_pools(pools)
         self._capacity = _check_capacity(capacity)
@@ -307,7 +313,10 @@ class Worker:
         if isinstance(self._target, grpc.aio.Channel):
             return self._target, False
         channel = aio_channel(
-            self._target, credentials=self._credentials, options=self._options
+            self._target,
+            credentials=self._credentials,
+            options=self._options,
+            token=self._token,
         )
         return channel, True
 

@@ -107,7 +107,7 @@ public final class Worker implements AutoCloseable {
     this.name = builder.name != null ? builder.name : defaultName();
     this.handlers = Map.copyOf(builder.handlers);
     this.assignmentListener = builder.assignmentListener;
-    this.channel = Channels.open(builder.target);
+    this.channel = Channels.open(builder.target, builder.security);
     this.stub = WorkerServiceGrpc.newStub(channel);
     this.backoff = new Backoff(INITIAL_RECONNECT_DELAY, builder.maxReconnectDelay);
     this.handlerThreads = Executors.newFixedThreadPool(capacity, daemonThreads("workpool-handler"));
@@ -655,6 +655,7 @@ public final class Worker implements AutoCloseable {
     private final Map<String, Handler> handlers = new HashMap<>();
     private Duration maxReconnectDelay = Duration.ofSeconds(30);
     private Consumer<WorkContext> assignmentListener;
+    private ChannelSecurity security = ChannelSecurity.plaintext();
 
     private Builder(String target) {
       Convert.requireName(target, "target (a server address such as 127.0.0.1:50051)");
@@ -703,6 +704,12 @@ public final class Worker implements AutoCloseable {
      */
     public Builder assignmentListener(Consumer<WorkContext> listener) {
       this.assignmentListener = listener;
+      return this;
+    }
+
+    /** TLS and bearer token of the worker's channel; the token needs the worker role. */
+    public Builder security(ChannelSecurity security) {
+      this.security = Objects.requireNonNull(security, "security");
       return this;
     }
 

@@ -204,6 +204,7 @@ final class ScenarioRun implements AutoCloseable {
     // Handler threads start concurrently, so the start order is taken from the assignment order.
     Worker.Builder builder =
         Worker.builder(server)
+            .security(Security.fromEnvironment())
             .pools(pool)
             .capacity(capacity)
             .name(name)
