@@ -793,7 +793,8 @@ class Engine:
         values: dict[str, int] = {}
         for pool in limits:
             label = metrics.pool(pool)
-            value = CIRCUIT_GAUGE_VALUES.get(circuits.get(pool), 0)
+            breaker = circuits.get(pool)
+            value = 0 if breaker is None else CIRCUIT_GAUGE_VALUES[breaker.state]
             values[label] = max(values.get(label, 0), value)
         for label in metrics.pool_labels_seen():
             metrics.circuit_state.labels(label).set(values.get(label, 0))

@@ -1458,7 +1458,9 @@ def scheduling_stats(connection: Connection, name: str, now_us: int) -> Scheduli
     )
 
 
-def circuit_states(connection: Connection, now_us: int) -> dict[str, CircuitState]:
+def circuit_states(
+    connection: Connection, now_us: int
+) -> dict[str, gates.BreakerState]:
     """Return the breaker state of every pool that has a breaker."""
     rows = connection.execute(
         select(pools).where(pools.c.breaker_failure_rate.is_not(None))
@@ -1469,8 +1471,18 @@ def circuit_states(connection: Connection, now_us: int) -> dict[str, CircuitStat
         if breaker is not None:
             states[pool_row.name] = scheduling.current_breaker(
                 connection, breaker, pool_row, now_us
-            ).state
+            )
     return states
+
+
+def borrowed_counts(connection: Connection) -> dict[str, int]:
+    """Return, per pool, its running items on slots borrowed from its parent."""
+    rows = connection.execute(
+        select(work.c.pool, func.count())
+        .where(work.c.state == WorkState.RUNNING, work.c.borrowed_from.is_not(None))
+        .group_by(work.c.pool)
+    )
+    return {name: count for name, count in rows}
 
 
 def get_statuses(
