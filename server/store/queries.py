@@ -1142,6 +1142,10 @@ def expire_deadlines(tx: Tx, limit: int) -> int:
 
     Each ends as a failure, retried per the item's policy, and its worker
     gets a cancel request with the TIMEOUT reason.
+
+    NOTE: a replica wakes for the deadlines it knew at its last pass. The
+    replica that leased the attempt knows its deadline; the others notice it
+    at their next pass, as with lease expiry.
     """
     query = (
         select(*_STATUS_COLUMNS)
