@@ -536,6 +536,9 @@ def _borrowable(
     parent_gate = gates_by_pool.get(settings.parent or "")
     if parent_gate is None or parent_gate.free_slots <= 0:
         return 0
+    # A paused pool starts nothing, on its own slots or borrowed ones.
+    if settings.max_parallelism == 0:
+        return 0
     parent = parent_gate.settings
     if parent.name in candidates_by_pool:
         if any(c.lane is Lane.NORMAL for c in candidates_by_pool[parent.name]):
