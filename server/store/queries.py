@@ -479,16 +479,13 @@ def _lock_pools(tx: Tx, served: dict[str, frozenset[str]]) -> dict[str, Row]:
     """
     if not served:
         return {}
-    parents = set(
-        tx.connection.execute(
-            select(pools.c.parent).where(
-                pools.c.name.in_(sorted(served)), pools.c.parent.is_not(None)
-            )
-        ).scalars()
+    names = sorted(served)
+    parents = select(pools.c.parent).where(
+        pools.c.name.in_(names), pools.c.parent.is_not(None)
     )
     query = (
         select(pools)
-        .where(pools.c.name.in_(sorted(set(served) | parents)))
+        .where(pools.c.name.in_(names) | pools.c.name.in_(parents.scalar_subquery()))
         .order_by(pools.c.name)
     )
     if tx.lock_rows:
@@ -596,20 +593,20 @@ def _ready(
     found: list[_Candidate] = []
     while len(found) < limit and cursors:
         rows = []
+        wanted = limit - len(found)
         for function, cursor in list(cursors.items()):
-            page = _ready_page(
-                tx, pool_name, function, lane, cursor, full_keys, limit - len(found)
-            )
-            if not page:
-                del cursors[function]
+            page = _ready_page(tx, pool_name, function, lane, cursor, full_keys, wanted)
             rows.extend(page)
+            # A short page read every matching item, and later rounds only
+            # exclude more keys, so the function has nothing more to give.
+            if len(page) < wanted:
+                del cursors[function]
         rows.sort(key=lambda row: (row.rank_us, row.seq))
         for row in rows:
             if len(found) >= limit:
                 break
-            cursors_key = row.function
-            if cursors_key in cursors:
-                cursors[cursors_key] = (row.rank_us, row.seq)
+            if row.function in cursors:
+                cursors[row.function] = (row.rank_us, row.seq)
             key = row.concurrency_key
             if max_per_key and key is not None:
                 if key_counts.get(key, 0) >= max_per_key:
