@@ -787,7 +787,7 @@ class Engine:
     def _set_circuit_states(self, limits: dict[str, int], circuits: dict) -> None:
         """Set the breaker gauge: 0 closed or no breaker, 1 open, 2 half-open.
 
-        Pools that share the `_other` label report the worst state among them.
+        Pools that share the `_other` label report the highest value among them.
         """
         metrics = self.metrics
         values: dict[str, int] = {}
