@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from workpool_server.engine.model import (
+    DEFAULT_BREAKER_MIN_ATTEMPTS,
     DEFAULT_MAX_PARALLELISM,
     DEFAULT_STATUS_TTL_US,
+    CircuitBreaker,
     PoolSettings,
+    RateLimit,
     RetryPolicy,
 )
 from workpool_server.limits import pool_settings_problems
@@ -198,7 +201,7 @@ def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
     known = {
         "name", "max_parallelism", "retry_by_default", "status_ttl",
         "keep_status_forever", "retry",
-    }  # fmt: skip
+    } | _SCHEDULING_KEYS  # fmt: skip
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
@@ -231,7 +234,69 @@ def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
         retry_by_default=bool(table.get("retry_by_default", False)),
         default_retry=policy,
         status_ttl_us=ttl,
+        **_read_scheduling(table, where),
     )
+
+
+# Scheduling keys of a [[pools]] table. Their ranges are checked by
+# pool_settings_problems, like those of the API.
+_SCHEDULING_KEYS = {
+    "max_per_key", "priority_aging", "rate_limit", "default_attempt_timeout",
+    "circuit_breaker", "parent",
+}  # fmt: skip
+
+
+def _read_scheduling(table: dict[str, Any], where: str) -> dict[str, Any]:
+    values: dict[str, Any] = {"max_per_key": int(table.get("max_per_key", 0))}
+    if "priority_aging" in table:
+        values["priority_aging_us"] = parse_duration_us(
+            table["priority_aging"], f"{where}.priority_aging"
+        )
+    if "default_attempt_timeout" in table:
+        values["default_attempt_timeout_us"] = parse_duration_us(
+            table["default_attempt_timeout"], f"{where}.default_attempt_timeout"
+        )
+    if "rate_limit" in table:
+        rate = _subtable(table, "rate_limit", {"per_second", "burst"}, where)
+        if "per_second" not in rate:
+            raise ConfigError(f"{where}.rate_limit.per_second: is required")
+        values["rate_limit"] = RateLimit(
+            float(rate["per_second"]), int(rate.get("burst", 0)) or 1
+        )
+    if "circuit_breaker" in table:
+        keys = {"failure_rate", "window", "min_attempts", "cool_down"}
+        breaker = _subtable(table, "circuit_breaker", keys, where)
+        if "failure_rate" not in breaker:
+            raise ConfigError(f"{where}.circuit_breaker.failure_rate: is required")
+        values["circuit_breaker"] = CircuitBreaker(
+            failure_rate=float(breaker["failure_rate"]),
+            window_us=parse_duration_us(
+                breaker.get("window", "60s"), f"{where}.circuit_breaker.window"
+            ),
+            min_attempts=int(breaker.get("min_attempts", 0))
+            or DEFAULT_BREAKER_MIN_ATTEMPTS,
+            cool_down_us=parse_duration_us(
+                breaker.get("cool_down", "30s"), f"{where}.circuit_breaker.cool_down"
+            ),
+        )
+    parent = table.get("parent")
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"{where}.parent: must be a pool name string")
+        values["parent"] = parent or None
+    return values
+
+
+def _subtable(
+    table: dict[str, Any], key: str, known: set[str], where: str
+) -> dict[str, Any]:
+    value = table[key]
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.{key}: must be a table, such as {{ ... }}")
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{where}.{key}: unknown keys {sorted(unknown)}")
+    return value
 
 
 def load_config(
@@ -254,13 +319,12 @@ def load_config(
             raise ConfigError(f"config: invalid TOML in {path}: {error}") from None
         pool_tables = document.pop("pools", [])
         config = _apply(config, document, lambda name: f"{path}: {name}")
-        config = replace(
-            config,
-            pools=tuple(
-                _pool_from_table(table, index)
-                for index, table in enumerate(pool_tables)
-            ),
-        )
+        declared = [
+            _pool_from_table(table, index) for index, table in enumerate(pool_tables)
+        ]
+        # Parents are created before the pools that borrow from them.
+        declared.sort(key=lambda pool: pool.parent is not None)
+        config = replace(config, pools=tuple(declared))
 
     from_env = {
         name: environ[ENV_PREFIX + name.upper()]

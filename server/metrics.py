@@ -87,6 +87,13 @@ class Metrics:
             ["pool"],
             registry=registry,
         )
+        self.circuit_state = Gauge(
+            "workpool_pool_circuit_state",
+            "State of the pool's circuit breaker: 0 closed or none, 1 open, "
+            "2 half-open; pools sharing _other report the highest.",
+            ["pool"],
+            registry=registry,
+        )
         self.start_lag = Histogram(
             "workpool_start_lag_seconds",
             "Time from an attempt's ready time to its start.",

@@ -30,13 +30,16 @@ from workpool_server.engine.completions import (
 from workpool_server.engine.explain import explain
 from workpool_server.engine.model import (
     AttemptReport,
+    CancelCause,
     CancelOutcome,
+    CircuitState,
     CompletionRecord,
     Effects,
     Explanation,
     NewWork,
     PoolSettings,
     ResultAck,
+    SchedulingStats,
     WorkStatusView,
 )
 from workpool_server.engine.scaling import (
@@ -70,6 +73,12 @@ MAINTENANCE_BATCH = 1_000
 CANCEL_ALL_PAGE = 500
 COMPLETION_PAGE = 1_000
 GAUGE_REFRESH_SECONDS = 5.0
+# Values of workpool_pool_circuit_state; a pool without a breaker reports 0.
+CIRCUIT_GAUGE_VALUES = {
+    CircuitState.CLOSED: 0,
+    CircuitState.OPEN: 1,
+    CircuitState.HALF_OPEN: 2,
+}
 # Completions per WatchCompletions message are capped by size, so a message
 # stays under gRPC's default 4 MiB receive limit of clients that keep it.
 # One completion with the largest payloads still goes out alone.
@@ -255,7 +264,7 @@ class Engine:
         for notice in effects.cancels:
             session = self._sessions.get(notice.lease_owner)
             if session is not None:
-                session.send_cancel(notice.work_id, notice.attempt, notice.lease_lost)
+                session.send_cancel(notice.work_id, notice.attempt, notice.cause)
         if effects.wake_dispatch:
             self._wake.set()
 
@@ -276,7 +285,7 @@ class Engine:
                     notice.lease_owner,
                     notice.work_id,
                     str(notice.attempt),
-                    "1" if notice.lease_lost else "0",
+                    notice.cause.name.lower(),
                 )
             )
             queries.notify(tx.connection, CANCEL_CHANNEL, payload)
@@ -291,10 +300,10 @@ class Engine:
         if channel == WAKE_CHANNEL:
             self._wake.set()
         elif channel == CANCEL_CHANNEL:
-            owner, work_id, attempt, lease_lost = rest.split(" ")
+            owner, work_id, attempt, cause = rest.split(" ")
             session = self._sessions.get(owner)
             if session is not None:
-                session.send_cancel(work_id, int(attempt), lease_lost == "1")
+                session.send_cancel(work_id, int(attempt), _cancel_cause(cause))
 
     def _on_listener_reconnect(self) -> None:
         # Notifications sent while the listener was away are lost.
@@ -359,6 +368,18 @@ class Engine:
             )
 
         return await self.read(load)
+
+    async def scheduling_stats(self, name: str) -> SchedulingStats:
+        """Return the pool's breaker state and borrowed count."""
+        now_us = await self._now_us()
+        return await self.read(lambda c: queries.scheduling_stats(c, name, now_us))
+
+    async def _now_us(self) -> int:
+        """Return the time that due times are judged by: the database's on
+        PostgreSQL replicas, this host's otherwise."""
+        if self.settings.database_clock:
+            return await self.read(queries.database_now_us)
+        return self.clock.now_us()
 
     async def existing_pools(self, names: Sequence[str]) -> set[str]:
         return await self.read(lambda c: queries.existing_pools(c, names))
@@ -527,7 +548,7 @@ class Engine:
         )
         for work_id in lost:
             attempt = session.running.get(work_id, 0)
-            session.send_cancel(work_id, attempt, lease_lost=True)
+            session.send_cancel(work_id, attempt, CancelCause.LEASE_LOST)
 
     async def report(
         self, session: WorkerSession, reports: Sequence[AttemptReport]
@@ -673,6 +694,7 @@ class Engine:
 
         def run(tx: Tx) -> tuple[list, int | None, bool]:
             expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
+            expired += queries.expire_deadlines(tx, MAINTENANCE_BATCH)
             swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
             if retention_us is not None:
                 swept += queries.sweep_completions(
@@ -682,6 +704,11 @@ class Engine:
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
             due = queries.next_due_us(tx.connection, tx.now_us, served)
+            # A rate-limit token or the end of a breaker's cool-down may let
+            # waiting work start, so the loop wakes then instead of polling.
+            gate_times = [at for at in tx.wake_at_us if at > tx.now_us]
+            if gate_times:
+                due = min(gate_times) if due is None else min(due, *gate_times)
             if retention_us is not None:
                 oldest = queries.oldest_completion_us(tx.connection)
                 if oldest is not None:
@@ -740,10 +767,11 @@ class Engine:
         """Refresh the per-pool depth gauges, which need a full count, and
         the worker gauges and estimates that depend on them."""
         now_us = self.clock.now_us()
-        gauges, limits = await self.read(
+        gauges, limits, circuits = await self.read(
             lambda c, now_us=now_us: (
                 queries.queue_gauges(c, now_us),
                 queries.pool_limits(c),
+                queries.circuit_states(c, now_us),
             )
         )
         now = asyncio.get_running_loop().time()
@@ -754,6 +782,22 @@ class Engine:
         # no work get their 0 series in the same refresh.
         self._set_limits(limits)
         self._set_gauges(gauges, now_us, elapsed)
+        self._set_circuit_states(limits, circuits)
+
+    def _set_circuit_states(self, limits: dict[str, int], circuits: dict) -> None:
+        """Set the breaker gauge: 0 closed or no breaker, 1 open, 2 half-open.
+
+        Pools that share the `_other` label report the worst state among them.
+        """
+        metrics = self.metrics
+        values: dict[str, int] = {}
+        for pool in limits:
+            label = metrics.pool(pool)
+            breaker = circuits.get(pool)
+            value = 0 if breaker is None else CIRCUIT_GAUGE_VALUES[breaker.state]
+            values[label] = max(values.get(label, 0), value)
+        for label in metrics.pool_labels_seen():
+            metrics.circuit_state.labels(label).set(values.get(label, 0))
 
     def _set_limits(self, limits: dict[str, int]) -> None:
         metrics = self.metrics
@@ -824,6 +868,17 @@ def _chunks_by_size(
         size += record_size
     if chunk:
         yield chunk
+
+
+# Replicas of the previous release send "1" for a lost lease and "0" for a
+# cancel request.
+_CANCEL_CAUSES = {"1": CancelCause.LEASE_LOST, "0": CancelCause.REQUESTED} | {
+    cause.name.lower(): cause for cause in CancelCause
+}
+
+
+def _cancel_cause(text: str) -> CancelCause:
+    return _CANCEL_CAUSES.get(text, CancelCause.REQUESTED)
 
 
 def _removed_error(after: int) -> OutOfRangeError:

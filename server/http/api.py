@@ -13,8 +13,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from workpool_server.engine.engine import Engine
+from workpool_server.engine.gates import BreakerState
 from workpool_server.engine.model import (
     CancelOutcome,
+    CircuitState,
     Explanation,
     PoolSettings,
     WorkStatusView,
@@ -72,9 +74,13 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
             if len(page) < POOL_PAGE:
                 break
             after = page[-1].name
-        return found, queries.queue_gauges(connection, now_us)
+        return found, (
+            queries.queue_gauges(connection, now_us),
+            queries.circuit_states(connection, now_us),
+            queries.borrowed_counts(connection),
+        )
 
-    pools, gauges = await engine.read(load)
+    pools, (gauges, circuits, borrowed) = await engine.read(load)
     completed = _completed_by_label(registry)
     rows = []
     for settings in pools:
@@ -95,6 +101,7 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
                 "completed_total": (
                     completed.get(label, 0) if label == settings.name else None
                 ),
+                **_scheduling(circuits.get(settings.name), borrowed, settings),
             }
         )
     return 200, {"time_seconds": now_us / 1_000_000, "pools": rows}
@@ -197,6 +204,21 @@ def _pool_settings(settings: PoolSettings) -> dict[str, Any]:
             "max_backoff_seconds": _seconds(retry.max_backoff_us),
         },
         "status_ttl_seconds": _seconds(settings.status_ttl_us),
+    }
+
+
+def _scheduling(
+    breaker: BreakerState | None, borrowed: dict[str, int], settings: PoolSettings
+) -> dict[str, Any]:
+    """Return the breaker state and borrowed count shown on the pool's row."""
+    open_until = None
+    if breaker is not None and breaker.state is CircuitState.OPEN:
+        open_until = _seconds(breaker.open_until_us)
+    return {
+        "circuit_state": None if breaker is None else breaker.state.name.lower(),
+        "circuit_open_until_seconds": open_until,
+        "borrowed": borrowed.get(settings.name, 0),
+        "parent": settings.parent,
     }
 
 

@@ -150,6 +150,26 @@ function limitFromInput(input) {
   return Number.isInteger(value) && value >= 0 ? value : null;
 }
 
+// Shows what a pool's scheduling settings do right now: the circuit breaker's
+// state and the items running on slots borrowed from the parent pool.
+function appendScheduling(cell, pool) {
+  if (pool.borrowed > 0) {
+    const borrowed = document.createElement("div");
+    borrowed.className = "borrowed";
+    borrowed.textContent = `${pool.borrowed.toLocaleString()} on ${pool.parent}'s slots`;
+    cell.appendChild(borrowed);
+  }
+  if (pool.circuit_state === "open" || pool.circuit_state === "half_open") {
+    const breaker = document.createElement("div");
+    breaker.className = "circuit paused";
+    breaker.textContent =
+      pool.circuit_state === "open"
+        ? `breaker open until ${formatTime(pool.circuit_open_until_seconds)}`
+        : "breaker half-open: one probe runs";
+    cell.appendChild(breaker);
+  }
+}
+
 function createRow(name) {
   const tr = document.createElement("tr");
   tr.dataset.pool = name;
@@ -237,6 +257,7 @@ function render(pools, now) {
       limit.textContent = pool.max_parallelism.toLocaleString();
     }
     row.cells.running.appendChild(limit);
+    appendScheduling(row.cells.running, pool);
     row.cells.throughput.textContent = rate === null ? "–" : `${rate.toFixed(2)} /s`;
     row.cells.age.textContent = formatAge(pool.oldest_ready_age_seconds);
     drawChart(row.canvas, points, now);

@@ -22,10 +22,12 @@ from workpool._models import (
     UNSET,
     CancelAllResult,
     CancelOutcome,
+    CircuitBreaker,
     Completion,
     Explanation,
     OnComplete,
     Pool,
+    RateLimit,
     RetryOption,
     RetryPolicy,
     Unset,
@@ -114,12 +116,18 @@ class Client:
         run_at: datetime | None = None,
         run_after: timedelta | None = None,
         idempotency_key: str | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
+        attempt_timeout: timedelta | None = None,
     ) -> str:
         """Enqueue one call of ``function`` in ``pool`` and return its work id.
 
         ``retry`` is None for the pool's default, True for the pool's retry
         policy, False for a single attempt, or a RetryPolicy. A repeated
-        ``idempotency_key`` returns the id of the first item.
+        ``idempotency_key`` returns the id of the first item. Items with the
+        same ``concurrency_key`` run at most the pool's ``max_per_key`` at
+        once; a higher ``priority`` starts first; ``attempt_timeout`` ends an
+        attempt that runs longer as a failure.
 
         Raises:
             NotFoundError: the pool does not exist.
@@ -133,6 +141,9 @@ class Client:
             run_at=run_at,
             run_after=run_after,
             idempotency_key=idempotency_key,
+            concurrency_key=concurrency_key,
+            priority=priority,
+            attempt_timeout=attempt_timeout,
         )
         response = self._unary(self._workpool.Enqueue, enqueue_request(pool, item))
         return response.work_id
@@ -234,6 +245,12 @@ class Client:
         default_retry: RetryPolicy | None = None,
         status_ttl: timedelta | None = None,
         keep_status_forever: bool | None = None,
+        max_per_key: int | None = None,
+        priority_aging: timedelta | None = None,
+        rate_limit: RateLimit | None = None,
+        default_attempt_timeout: timedelta | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        parent: str | None = None,
     ) -> Pool:
         """Create a pool; settings left as None take the server's defaults.
 
@@ -246,6 +263,12 @@ class Client:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         pool, _ = pool_settings_to_proto(name, settings)
         request = pool_service_pb2.CreatePoolRequest(pool=pool)
@@ -285,11 +308,19 @@ class Client:
         default_retry: RetryPolicy | None | Unset = UNSET,
         status_ttl: timedelta | None | Unset = UNSET,
         keep_status_forever: bool | Unset = UNSET,
+        max_per_key: int | Unset = UNSET,
+        priority_aging: timedelta | None | Unset = UNSET,
+        rate_limit: RateLimit | None | Unset = UNSET,
+        default_attempt_timeout: timedelta | None | Unset = UNSET,
+        circuit_breaker: CircuitBreaker | None | Unset = UNSET,
+        parent: str | None | Unset = UNSET,
     ) -> Pool:
         """Change the given settings of a pool and leave the others alone.
 
         The update mask lists exactly the settings passed. None for
-        ``default_retry`` or ``status_ttl`` restores the server's default.
+        ``default_retry``, ``status_ttl`` or a scheduling setting restores the
+        server's default: no rate limit, attempt timeout, breaker or parent,
+        and an aging of 1 second.
 
         Raises:
             NotFoundError: no pool has that name.
@@ -300,6 +331,12 @@ class Client:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         request = update_pool_request(name, settings)
         return pool_from_proto(self._unary(self._pools.UpdatePool, request).pool)
@@ -323,6 +360,12 @@ class Client:
         default_retry: RetryPolicy | None = None,
         status_ttl: timedelta | None = None,
         keep_status_forever: bool | None = None,
+        max_per_key: int | None = None,
+        priority_aging: timedelta | None = None,
+        rate_limit: RateLimit | None = None,
+        default_attempt_timeout: timedelta | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        parent: str | None = None,
     ) -> Pool:
         """Create the pool if it is missing, or update the settings that differ.
 
@@ -335,6 +378,12 @@ class Client:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         pool_settings_to_proto(name, settings)
 

@@ -488,6 +488,7 @@ class Worker:
             pool=assignment.pool,
             function=assignment.function,
             lease_expires_at=optional_timestamp(assignment, "lease_expires_at"),
+            deadline=optional_timestamp(assignment, "deadline"),
         )
         attempt = Attempt(session, context)
         if attempt.key in session.running:
@@ -517,6 +518,14 @@ class Worker:
             attempt.lease_lost = True
             logger.warning(
                 "Lease lost; the attempt's result will be dropped",
+                extra=attempt.log_extra(),
+            )
+        elif cancel.reason == worker_service_pb2.CANCEL_REASON_TIMEOUT:
+            # The server already ended the attempt as a timeout failure, so a
+            # later result would be stale: drop it as after a lost lease.
+            attempt.lease_lost = True
+            logger.warning(
+                "Attempt timed out; the attempt's result will be dropped",
                 extra=attempt.log_extra(),
             )
         else:
