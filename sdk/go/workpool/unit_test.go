@@ -466,3 +466,17 @@ func TestCallHandlerContinuation(t *testing.T) {
 		t.Errorf("continuation args that cannot be sent should fail without retry, got %v", result)
 	}
 }
+
+func TestWaitReasonNamesFollowTheEnum(t *testing.T) {
+	cases := map[pb.WaitReason]string{
+		pb.WaitReason_WAIT_REASON_FINISHED:     "finished",
+		pb.WaitReason_WAIT_REASON_KEY_AT_LIMIT: "key_at_limit",
+		pb.WaitReason_WAIT_REASON_RATE_LIMITED: "rate_limited",
+		pb.WaitReason_WAIT_REASON_CIRCUIT_OPEN: "circuit_open",
+	}
+	for reason, want := range cases {
+		if got := WaitReason(reason).String(); got != want {
+			t.Errorf("WaitReason(%v) = %q, want %q", reason, got, want)
+		}
+	}
+}
