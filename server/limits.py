@@ -105,7 +105,7 @@ def duration_problem(value_us: int, limit_us: int, limit_text: str) -> str | Non
 def scheduling_problems(settings: PoolSettings) -> list[tuple[str, str]]:
     """Return (setting, problem) pairs for scheduling settings out of range.
 
-    The parent's existence is checked by the store, which sees other pools.
+    The store checks that the parent exists, because it reads the other pools.
     """
     problems: list[tuple[str, str]] = []
     if not 0 <= settings.max_per_key <= MAX_PARALLELISM_LIMIT:

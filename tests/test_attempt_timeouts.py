@@ -151,3 +151,27 @@ async def test_sdk_worker_cancels_timed_out_handler(
     assert status.result.error == "attempt timed out after 3s"
     await worker.stop(grace=timedelta(0))
     await task
+
+
+async def test_timeout_fires_while_paused(workpool_client, stubs, fake_clock):
+    """Pausing interrupts nothing, but a running attempt still times out, and
+    its retry waits for the resume."""
+    retry = RetryPolicy(max_attempts=2, initial_backoff=timedelta(0))
+    await workpool_client.create_pool(
+        "timed", default_attempt_timeout=timedelta(seconds=4)
+    )
+    worker = await _start_worker(stubs, "timed")
+    work_id = await workpool_client.enqueue("timed", "work", retry=retry)
+    await worker.wait_started(1)
+    await workpool_client.update_pool("timed", max_parallelism=0)
+
+    fake_clock.advance(timedelta(seconds=4))
+    await eventually(
+        lambda: worker.cancels_for(TIMEOUT, work_id), message="the timeout cancel"
+    )
+    explanation = await workpool_client.explain(work_id)
+    assert explanation.reason is WaitReason.POOL_PAUSED
+    await workpool_client.update_pool("timed", max_parallelism=1)
+    await worker.wait_started(2)
+    assert (worker.started[1].work_id, worker.started[1].attempt) == (work_id, 2)
+    await worker.close()

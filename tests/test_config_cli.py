@@ -194,7 +194,13 @@ async def test_cli_subcommands_print_json_lines(spawn_server):
     assert updated["max_parallelism"] == 4
     assert fetched["name"] == "jobs"
     assert fetched["max_parallelism"] == 4
-    assert fetched["stats"] == {"pending_count": 0, "running_count": 0}
+    assert fetched["stats"] == {
+        "pending_count": 0,
+        "running_count": 0,
+        "circuit_state": None,
+        "circuit_open_until": None,
+        "borrowed_count": 0,
+    }
     assert [pool["name"] for pool in listed] == ["archive", "jobs"]
 
     assert first["work_id"].startswith("wk_")

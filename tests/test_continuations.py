@@ -127,3 +127,19 @@ async def test_continuation_args_must_be_json(workpool_client, target):
     assert "Continue.args" in status.result.error
     await worker.stop(grace=timedelta(0))
     await task
+
+
+async def test_continued_item_waits_while_paused(workpool_client, protocol_workers):
+    await workpool_client.create_pool("steps")
+    worker = await protocol_workers(["steps"], ["work"])
+    work_id = await workpool_client.enqueue("steps", "work", {"step": 1})
+    await worker.wait_started(1)
+    await workpool_client.update_pool("steps", max_parallelism=0)
+
+    await _continue(worker, work_id, {"step": 2})
+    explanation = await workpool_client.explain(work_id)
+    assert explanation.reason is workpool.WaitReason.POOL_PAUSED
+    assert explanation.status.continuations == 1
+    await workpool_client.update_pool("steps", max_parallelism=1)
+    await worker.wait_started(2)
+    assert worker.started[1].args == {"step": 2}

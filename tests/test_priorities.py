@@ -97,3 +97,17 @@ async def test_canceled_high_priority_skipped(workpool_client, scripted_workers)
     await worker.wait_started(2)
     assert worker.started[1].work_id == normal
     assert len(worker.started) == 2
+
+
+async def test_resume_starts_by_priority(workpool_client, scripted_workers):
+    await workpool_client.create_pool("ranked", max_parallelism=0)
+    worker = await scripted_workers(["ranked"], ["work"], capacity=5)
+    low = await workpool_client.enqueue("ranked", "work", priority=1)
+    high = await workpool_client.enqueue("ranked", "work", priority=2)
+
+    await workpool_client.update_pool("ranked", max_parallelism=1)
+    await worker.wait_started(1)
+    assert worker.started[0].work_id == high
+    await worker.succeed(high)
+    await worker.wait_started(2)
+    assert worker.started[1].work_id == low

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import succeed_at_once
-from workpool import RateLimit, WaitReason
+from workpool import RateLimit, RetryPolicy, WaitReason
 from workpool_server.clock import from_micros
 
 SECOND = 1_000_000
@@ -75,3 +75,35 @@ async def test_rate_limited_items_cancel(workpool_client, scripted_workers):
 
     outcome = await workpool_client.cancel(second)
     assert outcome.value == "canceled"
+
+
+async def test_retry_takes_token_after_pause(
+    workpool_client, scripted_workers, fake_clock
+):
+    """A retry spends a token like a first attempt, and a paused pool spends
+    none, so the bucket is full again at the resume."""
+    await workpool_client.create_pool(
+        "limited",
+        max_parallelism=5,
+        rate_limit=RateLimit(per_second=1, burst=2),
+    )
+    worker = await scripted_workers(["limited"], ["work"], capacity=10)
+    retry = RetryPolicy(max_attempts=2, initial_backoff=timedelta(0))
+    first = await workpool_client.enqueue("limited", "work", retry=retry)
+    second = await workpool_client.enqueue("limited", "work")
+    third = await workpool_client.enqueue("limited", "work")
+    await worker.wait_started(2)
+    await worker.fail(first, "first attempt fails")
+    explanation = await workpool_client.explain(first)
+    assert explanation.reason is WaitReason.RATE_LIMITED
+
+    await workpool_client.update_pool("limited", max_parallelism=0)
+    fake_clock.advance(timedelta(seconds=5))
+    assert len(worker.started) == 2
+    await workpool_client.update_pool("limited", max_parallelism=5)
+    await worker.wait_started(4)
+    assert [(s.work_id, s.attempt) for s in worker.started[2:]] == [
+        (first, 2),
+        (third, 1),
+    ]
+    await worker.succeed(second)

@@ -187,3 +187,17 @@ async def test_dashboard_shows_breaker_and_parent(make_server, fake_clock):
     assert pools["tenant"]["parent"] == "shared"
     assert pools["tenant"]["borrowed"] == 0
     assert pools["shared"]["circuit_state"] is None
+
+
+async def test_paused_child_borrows_nothing(workpool_client, scripted_workers):
+    await workpool_client.create_pool("shared", max_parallelism=3)
+    await workpool_client.create_pool("tenant", max_parallelism=0, parent="shared")
+    worker = await scripted_workers(["shared", "tenant"], ["work"], capacity=10)
+    paused = await workpool_client.enqueue("tenant", "work")
+    probe = await workpool_client.enqueue("shared", "work")
+
+    # The parent's own item proves a dispatch pass ran past the paused child.
+    await worker.wait_started(1)
+    assert worker.started[0].work_id == probe
+    explanation = await workpool_client.explain(paused)
+    assert explanation.reason is WaitReason.POOL_PAUSED

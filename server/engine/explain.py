@@ -78,7 +78,7 @@ def explain(
 
 
 def _gate_reason(facts: WaitFacts) -> Explanation | None:
-    """Return the pool setting that holds a ready normal item back, if any."""
+    """Return the pool setting that keeps a ready normal item from starting, if any."""
     status = facts.status
     breaker = facts.breaker
     if breaker is not None and breaker.state is CircuitState.OPEN:

@@ -36,7 +36,7 @@ def whole_tokens(bucket: Bucket) -> int:
 
 
 def next_token_us(limit: RateLimit, bucket: Bucket) -> int:
-    """Return the time at which the bucket next holds a whole token."""
+    """Return the time at which the bucket next contains a whole token."""
     if bucket.tokens + _TOKEN_SLACK >= 1:
         return bucket.refilled_at_us
     missing = 1.0 - bucket.tokens
@@ -60,7 +60,7 @@ class BreakerState:
 
 @dataclass(frozen=True)
 class ProbeOutcome:
-    """What became of a HALF_OPEN breaker's probe attempt."""
+    """Outcome of a HALF_OPEN breaker's probe attempt."""
 
     running: bool
     failed: bool | None

@@ -31,7 +31,7 @@ class ResultKind(enum.IntEnum):
     SUCCESS = 1
     FAILURE = 2
     CANCELED = 3
-    # An attempt that asks to run the item again with new args. It ends an
+    # An attempt that requests another run of the item with new args. It ends an
     # attempt, never an item, so no final result or completion has this kind.
     CONTINUATION = 4
 
@@ -243,7 +243,7 @@ class ResultAck:
 
 
 class CancelCause(enum.IntEnum):
-    """Why the server asks a worker to stop an attempt."""
+    """Reason the server sends a worker a cancel request for an attempt."""
 
     REQUESTED = 1
     LEASE_LOST = 2

@@ -423,7 +423,7 @@ def claim(
             served[pool_name] = functions
     rows = _lock_pools(tx, served)
 
-    # Parents first, so that a child knows whether its parent starts work.
+    # Parents first, so that a child's claim can tell whether its parent starts work.
     gates_by_pool: dict[str, _PoolGate] = {}
     candidates_by_pool: dict[str, list[_Candidate]] = {}
     for pool_name in sorted(
@@ -1146,9 +1146,9 @@ def expire_deadlines(tx: Tx, limit: int) -> int:
     Each ends as a failure, retried per the item's policy, and its worker
     gets a cancel request with the TIMEOUT reason.
 
-    NOTE: a replica wakes for the deadlines it knew at its last pass. The
-    replica that leased the attempt knows its deadline; the others notice it
-    at their next pass, as with lease expiry.
+    NOTE: a replica wakes for the deadlines it read at its last pass. The
+    replica that leased the attempt wakes at its deadline, and the others
+    find it at their next pass, as with lease expiry.
     """
     query = (
         select(*_STATUS_COLUMNS)

@@ -45,7 +45,7 @@ pools = Table(
     Column("updated_at_us", BigInteger, nullable=False),
     # Scheduling settings and the shared state of the rate limit and circuit
     # breaker. Claims update the state under this row's lock, so every
-    # replica sees one bucket and one breaker.
+    # replica reads and spends one bucket and one breaker.
     Column("max_per_key", Integer, nullable=False, server_default=text("0")),
     Column(
         "priority_aging_us", BigInteger, nullable=False, server_default=text("1000000")

@@ -63,7 +63,7 @@ class WorkContext:
 
 @dataclass(frozen=True)
 class Continue:
-    """Return value of a handler that asks to run its item again at once.
+    """Return value of a handler that requests another run of its item at once.
 
     The item keeps its id and starts over with ``args`` and a fresh retry
     budget; its status and final completion count the continuations. Use it

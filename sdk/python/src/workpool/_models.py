@@ -96,7 +96,7 @@ class WorkItem:
     priority: int = 0
     """Higher starts first, from -1,000,000 to 1,000,000."""
     attempt_timeout: timedelta | None = None
-    """Longest run of one attempt; None applies the pool's default."""
+    """Maximum run time of one attempt; None applies the pool's default."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.function, str) or not self.function:
