@@ -403,7 +403,8 @@ public final class Worker implements AutoCloseable {
             assignment.getAttempt(),
             assignment.getPool(),
             assignment.getFunction(),
-            assignment.hasLeaseExpiresAt() ? Convert.instant(assignment.getLeaseExpiresAt()) : null);
+            assignment.hasLeaseExpiresAt() ? Convert.instant(assignment.getLeaseExpiresAt()) : null,
+            assignment.hasDeadline() ? Convert.instant(assignment.getDeadline()) : null);
     Attempt attempt = new Attempt(current, context);
     if (current.running.containsKey(attempt.key)) {
       logger.severe("Duplicate assignment ignored: " + attempt.key);
@@ -438,6 +439,9 @@ public final class Worker implements AutoCloseable {
       attempt.leaseLost = true;
       logger.warning("Lease lost; the attempt's result will be dropped: " + attempt.key);
       attempt.context.requestCancel(WorkContext.CancelCause.LEASE_LOST);
+    } else if (cancel.getReason() == CancelReason.CANCEL_REASON_TIMEOUT) {
+      logger.info("Attempt timed out; canceling its handler: " + attempt.key);
+      attempt.context.requestCancel(WorkContext.CancelCause.TIMEOUT);
     } else {
       logger.info("Cancel requested: " + attempt.key);
       attempt.context.requestCancel(WorkContext.CancelCause.REQUESTED);
@@ -478,10 +482,14 @@ public final class Worker implements AutoCloseable {
       return Convert.failure(context.workId(), context.attempt(), errorMessage(error), false);
     }
     try {
+      if (value instanceof Continue continuation) {
+        return Convert.continuation(context.workId(), context.attempt(), continuation.args());
+      }
       return Convert.success(context.workId(), context.attempt(), value);
     } catch (IllegalArgumentException error) {
       // The same code returns the same kind of value on every retry.
-      logger.warning("Handler returned a value with no JSON form: " + describe(context));
+      logger.warning(
+          "Handler returned a value or continuation args with no JSON form: " + describe(context));
       return Convert.failure(context.workId(), context.attempt(), errorMessage(error), true);
     }
   }
