@@ -125,6 +125,13 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
     enqueue.add_argument("--max-attempts", type=int, help="custom retry policy")
     enqueue.add_argument("--run-after", type=_duration, help="delay, such as 10s")
     enqueue.add_argument("--idempotency-key")
+    enqueue.add_argument(
+        "--concurrency-key", help="limit items of this key by the pool's max-per-key"
+    )
+    enqueue.add_argument("--priority", type=int, default=0, help="higher starts first")
+    enqueue.add_argument(
+        "--attempt-timeout", type=_duration, help="end an attempt past this, such as 5m"
+    )
     enqueue.add_argument("--on-complete", help="follow-up function name")
     enqueue.add_argument("--context", type=_json_value, help="follow-up context JSON")
 
@@ -183,6 +190,28 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
         )
         action.add_argument("--status-ttl", type=_duration)
         action.add_argument("--keep-status-forever", action="store_true")
+        action.add_argument(
+            "--max-per-key", type=int, help="items of one concurrency key at once"
+        )
+        action.add_argument(
+            "--priority-aging", type=_duration, help="wait that adds 1 to priority"
+        )
+        action.add_argument("--rate-limit", type=float, help="starts per second")
+        action.add_argument(
+            "--rate-burst", type=int, help="starts allowed at once (with --rate-limit)"
+        )
+        action.add_argument("--default-attempt-timeout", type=_duration)
+        action.add_argument(
+            "--parent", help="pool whose idle capacity this one borrows"
+        )
+        action.add_argument(
+            "--breaker-failure-rate",
+            type=float,
+            help="failed fraction of attempts that opens the circuit breaker",
+        )
+        action.add_argument("--breaker-window", type=_duration)
+        action.add_argument("--breaker-min-attempts", type=int)
+        action.add_argument("--breaker-cool-down", type=_duration)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,6 +401,9 @@ def _enqueue(client: Any, options: argparse.Namespace) -> int:
         on_complete=on_complete,
         run_after=options.run_after,
         idempotency_key=options.idempotency_key,
+        concurrency_key=options.concurrency_key,
+        priority=options.priority,
+        attempt_timeout=options.attempt_timeout,
     )
     _print({"work_id": work_id})
     return 0
@@ -452,10 +484,39 @@ def _run_pools(client: Any, options: argparse.Namespace) -> None:
         settings["status_ttl"] = options.status_ttl
     if options.keep_status_forever:
         settings["keep_status_forever"] = True
+    settings.update(_scheduling_settings(options))
     if action == "create":
         _print(client.create_pool(options.name, **settings))
     else:
         _print(client.update_pool(options.name, **settings))
+
+
+def _scheduling_settings(options: argparse.Namespace) -> dict[str, Any]:
+    import workpool
+
+    settings: dict[str, Any] = {}
+    for name in ("max_per_key", "priority_aging", "default_attempt_timeout", "parent"):
+        if getattr(options, name) is not None:
+            settings[name] = getattr(options, name)
+    if options.rate_limit is not None:
+        settings["rate_limit"] = workpool.RateLimit(
+            per_second=options.rate_limit, burst=options.rate_burst or 1
+        )
+    elif options.rate_burst is not None:
+        raise ValueError("--rate-burst needs --rate-limit")
+    breaker = {
+        "window": options.breaker_window,
+        "min_attempts": options.breaker_min_attempts,
+        "cool_down": options.breaker_cool_down,
+    }
+    given = {name: value for name, value in breaker.items() if value is not None}
+    if options.breaker_failure_rate is not None:
+        settings["circuit_breaker"] = workpool.CircuitBreaker(
+            failure_rate=options.breaker_failure_rate, **given
+        )
+    elif given:
+        raise ValueError("--breaker-* settings need --breaker-failure-rate")
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
