@@ -17,7 +17,9 @@ from workpool.v1 import types_pb2, worker_service_pb2, workpool_service_pb2
 from workpool_server.clock import from_micros
 from workpool_server.engine.model import (
     DEFAULT_STATUS_TTL_US,
+    AttemptOutcome,
     AttemptReport,
+    AttemptView,
     CompletionRecord,
     Explanation,
     NewWork,
@@ -383,6 +385,27 @@ def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
         message.ready_at.CopyFrom(to_timestamp(view.ready_at_us))
     if view.finished_at_us is not None:
         message.finished_at.CopyFrom(to_timestamp(view.finished_at_us))
+    return message
+
+
+_ATTEMPT_OUTCOMES = {
+    outcome: types_pb2.AttemptOutcome.Value(f"ATTEMPT_OUTCOME_{outcome.name}")
+    for outcome in AttemptOutcome
+}
+
+
+def attempt_message(view: AttemptView) -> types_pb2.AttemptRecord:
+    message = types_pb2.AttemptRecord(
+        attempt=view.attempt,
+        worker_id=view.worker_id,
+        worker_name=view.worker_name,
+        started_at=to_timestamp(view.started_at_us),
+        error=view.error,
+    )
+    if view.ended_at_us is not None:
+        message.ended_at.CopyFrom(to_timestamp(view.ended_at_us))
+    if view.outcome is not None:
+        message.outcome = _ATTEMPT_OUTCOMES[view.outcome]
     return message
 
 

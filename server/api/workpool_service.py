@@ -65,12 +65,26 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
     @mapped
     async def Status(self, request, context):  # noqa: N802
         work_id = convert.check_work_id(request.work_id, "work_id")
+        if request.include_attempts:
+            return await self._status_with_attempts(work_id)
+
         views = await self._engine.statuses([work_id])
         if work_id not in views:
             raise work_not_found(work_id)
         return workpool_service_pb2.StatusResponse(
             status=convert.status_message(views[work_id])
         )
+
+    async def _status_with_attempts(
+        self, work_id: str
+    ) -> workpool_service_pb2.StatusResponse:
+        found = await self._engine.status_with_attempts(work_id)
+        if found is None:
+            raise work_not_found(work_id)
+        view, attempts = found
+        status = convert.status_message(view)
+        status.attempts.extend(convert.attempt_message(a) for a in attempts)
+        return workpool_service_pb2.StatusResponse(status=status)
 
     @mapped
     async def StatusBatch(self, request, context):  # noqa: N802

@@ -30,6 +30,7 @@ from workpool_server.engine.completions import (
 from workpool_server.engine.explain import explain
 from workpool_server.engine.model import (
     AttemptReport,
+    AttemptView,
     CancelOutcome,
     CompletionRecord,
     Effects,
@@ -50,6 +51,7 @@ from workpool_server.engine.sessions import WorkerSession
 from workpool_server.errors import OutOfRangeError, UnavailableError
 from workpool_server.ids import WorkIdGenerator
 from workpool_server.metrics import Metrics
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import queries
 from workpool_server.store.database import Writer
 from workpool_server.store.notify import (
@@ -408,6 +410,19 @@ class Engine:
     async def statuses(self, work_ids: Sequence[str]) -> dict[str, WorkStatusView]:
         return await self.read(lambda c: queries.get_statuses(c, work_ids))
 
+    async def status_with_attempts(
+        self, work_id: str
+    ) -> tuple[WorkStatusView, list[AttemptView]] | None:
+        """Read an item's status and attempt history in one transaction."""
+
+        def load(connection: Connection):
+            view = queries.get_statuses(connection, [work_id]).get(work_id)
+            if view is None:
+                return None
+            return view, attempt_history.read_attempts(connection, work_id)
+
+        return await self.read(load)
+
     async def explain(self, work_id: str) -> Explanation | None:
         now_us = self.clock.now_us()
         if self.settings.database_clock:
@@ -650,7 +665,7 @@ class Engine:
         if not self._dispatching:
             return []
         return [
-            WorkerSlots(s.owner, s.credits, s.pools, s.functions)
+            WorkerSlots(s.owner, s.credits, s.pools, s.functions, s.name)
             for s in self._sessions.values()
             if s.credits > 0 and not s.closed
         ]

@@ -33,6 +33,31 @@ class ResultKind(enum.IntEnum):
     CANCELED = 3
 
 
+class AttemptOutcome(enum.IntEnum):
+    """How one attempt ended, as stored in the attempts table."""
+
+    SUCCESS = 1
+    FAILURE = 2
+    LEASE_EXPIRED = 3
+    WORKER_LOST = 4
+    CANCELED = 5
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a work item; ended_at_us and outcome are None while
+    it runs."""
+
+    work_id: str
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at_us: int
+    ended_at_us: int | None
+    outcome: AttemptOutcome | None
+    error: str
+
+
 class CancelOutcome(enum.IntEnum):
     CANCELED = 1
     CANCEL_REQUESTED = 2
@@ -85,6 +110,8 @@ class NewWork:
     run_at_us: int | None = None
     run_after_us: int | None = None
     idempotency_key: str | None = None
+    trace_context: str | None = None
+    """W3C trace context of the enqueue span, as JSON; None when not traced."""
 
 
 @dataclass(frozen=True)

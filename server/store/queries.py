@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from workpool_server.engine.model import (
     Assignment,
+    AttemptOutcome,
     AttemptReport,
     CancelNotice,
     CancelOutcome,
@@ -37,6 +38,7 @@ from workpool_server.errors import (
     NotFoundError,
 )
 from workpool_server.ids import WorkIdGenerator
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store.schema import (
     COMPLETION_SEQUENCE,
     completions,
@@ -91,6 +93,7 @@ class Tx:
     effects: Effects = field(default_factory=Effects)
     _pools: dict[str, PoolSettings] = field(default_factory=dict)
     _new_completions: list[dict] = field(default_factory=list)
+    _attempt_ends: list[dict] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolSettings | None:
         if name not in self._pools:
@@ -103,7 +106,11 @@ class Tx:
         return self._pools[name]
 
     def flush(self) -> None:
-        """Write the completion-log entries gathered by this transaction."""
+        """Write the attempt ends and completion-log entries gathered by this
+        transaction."""
+        if self._attempt_ends:
+            attempt_history.record_ends(self.connection, self._attempt_ends)
+            self._attempt_ends.clear()
         if not self._new_completions:
             return
         count = len(self._new_completions)
@@ -224,6 +231,7 @@ def delete_pool(connection: Connection, name: str) -> None:
             f"pool {name!r} has {pending} pending and {running} running items: "
             "cancel them with CancelAll and wait for them to finish first"
         )
+    attempt_history.delete_for_pool(connection, name)
     connection.execute(delete(work).where(work.c.pool == name))
     connection.execute(delete(pools).where(pools.c.name == name))
 
@@ -315,6 +323,7 @@ def _new_row(tx: Tx, settings: PoolSettings, item: NewWork, work_id: str) -> dic
         "on_complete_context": item.on_complete_context,
         "idempotency_key": item.idempotency_key,
         "cancel_requested": False,
+        "trace_context": item.trace_context,
     }
 
 
@@ -329,6 +338,7 @@ class WorkerSlots:
     credits: int
     pools: frozenset[str]
     functions: frozenset[str]
+    name: str = ""
 
 
 @dataclass
@@ -390,7 +400,17 @@ def claim(
             if picked is not None:
                 chosen.append(picked)
 
-    return _lease(tx, chosen, lease_us)
+    assignments = _lease(tx, chosen, lease_us)
+    names = {worker.owner: worker.name for worker in workers}
+    attempt_history.record_starts(
+        tx.connection,
+        [
+            (a.work_id, a.attempt, a.lease_owner, names[a.lease_owner])
+            for a in assignments
+        ],
+        tx.now_us,
+    )
+    return assignments
 
 
 def _lock_pool(tx: Tx, pool_name: str) -> int | None:
@@ -615,8 +635,18 @@ def record_results(
     return acks
 
 
-def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
-    """End the running attempt of `row` with `outcome`."""
+def _end_attempt(
+    tx: Tx,
+    row: Row,
+    outcome: Outcome,
+    attempt_outcome: AttemptOutcome = AttemptOutcome.FAILURE,
+) -> None:
+    """End the running attempt of `row` with `outcome`.
+
+    `attempt_outcome` is what the attempt history records for a failure that
+    came with no cancel request.
+    """
+    _record_attempt_end(tx, row, outcome, attempt_outcome)
     if row.started_at_us is not None:
         tx.effects.run_durations.append(
             (row.pool, (tx.now_us - row.started_at_us) / 1_000_000)
@@ -649,6 +679,20 @@ def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
         )
     )
     tx.effects.count(tx.effects.retried, row.pool)
+
+
+def _record_attempt_end(
+    tx: Tx, row: Row, outcome: Outcome, attempt_outcome: AttemptOutcome
+) -> None:
+    if outcome.kind is ResultKind.SUCCESS:
+        attempt_outcome = AttemptOutcome.SUCCESS
+    elif row.cancel_requested:
+        attempt_outcome = AttemptOutcome.CANCELED
+    tx._attempt_ends.append(
+        attempt_history.attempt_end(
+            row.id, row.attempt, attempt_outcome, outcome.error, tx.now_us
+        )
+    )
 
 
 def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
@@ -768,7 +812,7 @@ def release_owner(tx: Tx, owner: str) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, WORKER_LOST)
+    return _fail_running(tx, seqs, WORKER_LOST, AttemptOutcome.WORKER_LOST)
 
 
 SERVER_RESTARTED = (
@@ -786,7 +830,7 @@ def release_all(tx: Tx) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, SERVER_RESTARTED)
+    return _fail_running(tx, seqs, SERVER_RESTARTED, AttemptOutcome.WORKER_LOST)
 
 
 def expire_leases(tx: Tx, limit: int) -> int:
@@ -803,11 +847,17 @@ def expire_leases(tx: Tx, limit: int) -> int:
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
     seqs = tx.connection.execute(query).scalars().all()
-    return _fail_running(tx, seqs, LEASE_EXPIRED, notify_owner=True)
+    return _fail_running(
+        tx, seqs, LEASE_EXPIRED, AttemptOutcome.LEASE_EXPIRED, notify_owner=True
+    )
 
 
 def _fail_running(
-    tx: Tx, seqs: Sequence[int], error: str, notify_owner: bool = False
+    tx: Tx,
+    seqs: Sequence[int],
+    error: str,
+    attempt_outcome: AttemptOutcome,
+    notify_owner: bool = False,
 ) -> int:
     if not seqs:
         return 0
@@ -820,7 +870,7 @@ def _fail_running(
             tx.effects.cancels.append(
                 CancelNotice(row.id, row.attempt, row.lease_owner, lease_lost=True)
             )
-        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error))
+        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error), attempt_outcome)
         count += 1
     tx.flush()
     return count
@@ -900,7 +950,7 @@ def cancel_page(
 def sweep_expired(tx: Tx, limit: int) -> int:
     """Delete finished items whose status TTL has passed, at most `limit`."""
     query = (
-        select(work.c.seq)
+        select(work.c.seq, work.c.id)
         .where(
             work.c.state == WorkState.FINISHED,
             work.c.expires_at_us.is_not(None),
@@ -911,9 +961,11 @@ def sweep_expired(tx: Tx, limit: int) -> int:
     )
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
-    seqs = tx.connection.execute(query).scalars().all()
-    if not seqs:
+    expired = tx.connection.execute(query).all()
+    if not expired:
         return 0
+    seqs = [row.seq for row in expired]
+    attempt_history.delete_for_work(tx.connection, [row.id for row in expired])
     return tx.connection.execute(
         delete(work).where(work.c.seq.in_(seqs), work.c.state == WorkState.FINISHED)
     ).rowcount

@@ -22,6 +22,8 @@ from workpool._errors import (
 )
 from workpool._handlers import WorkContext
 from workpool._models import (
+    Attempt,
+    AttemptOutcome,
     CancelAllResult,
     CancelOutcome,
     Completion,
@@ -47,6 +49,8 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncWorkpool",
+    "Attempt",
+    "AttemptOutcome",
     "CancelAllResult",
     "CancelOutcome",
     "Client",

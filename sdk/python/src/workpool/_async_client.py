@@ -151,13 +151,18 @@ class AsyncClient:
         response = await self._unary(self._workpool.EnqueueBatch, request)
         return list(response.work_ids)
 
-    async def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item.
+    async def status(
+        self, work_id: str, *, include_attempts: bool = False
+    ) -> WorkStatus:
+        """Return the status of a work item, with its attempt history in
+        ``attempts`` when ``include_attempts`` is true.
 
         Raises:
             NotFoundError: the id was never issued or its status expired.
         """
-        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        request = workpool_service_pb2.StatusRequest(
+            work_id=work_id, include_attempts=include_attempts
+        )
         response = await self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
 

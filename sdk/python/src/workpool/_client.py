@@ -147,13 +147,16 @@ class Client:
         response = self._unary(self._workpool.EnqueueBatch, request)
         return list(response.work_ids)
 
-    def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item.
+    def status(self, work_id: str, *, include_attempts: bool = False) -> WorkStatus:
+        """Return the status of a work item, with its attempt history in
+        ``attempts`` when ``include_attempts`` is true.
 
         Raises:
             NotFoundError: the id was never issued or its status expired.
         """
-        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        request = workpool_service_pb2.StatusRequest(
+            work_id=work_id, include_attempts=include_attempts
+        )
         response = self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
 

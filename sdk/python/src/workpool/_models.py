@@ -131,6 +131,31 @@ class ResultKind(enum.StrEnum):
     CANCELED = "canceled"
 
 
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt of a work item ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    LEASE_EXPIRED = "lease_expired"
+    WORKER_LOST = "worker_lost"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a work item, as returned by ``status(...,
+    include_attempts=True)``. ``ended_at`` and ``outcome`` are None while the
+    attempt runs."""
+
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at: datetime | None
+    ended_at: datetime | None = None
+    outcome: AttemptOutcome | None = None
+    error: str = ""
+
+
 @dataclass(frozen=True)
 class Result:
     """Final result of a work item.
@@ -170,6 +195,8 @@ class WorkStatus:
     ready_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    """Attempt history, oldest first; empty unless requested."""
 
 
 @dataclass(frozen=True)
