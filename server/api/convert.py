@@ -521,6 +521,7 @@ def assignment_message(assignment) -> worker_service_pb2.Assignment:
         args=struct_pb2.Value.FromString(assignment.args),
         lease_expires_at=to_timestamp(assignment.lease_expires_at_us),
         pool=assignment.pool,
+        trace_context=assignment.trace_context,
     )
 
 

@@ -61,6 +61,7 @@ from workpool_server.store.notify import (
     Listener,
 )
 from workpool_server.store.queries import FollowUpArgsBuilder, Tx, WorkerSlots
+from workpool_server.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,8 @@ class Engine:
         self._log_changed = asyncio.Event()
         self._listener: Listener | None = None
         self._database_url: str | None = None
+        # Replaced by the server when tracing is on.
+        self.tracing: Tracing = Tracing()
 
     def enable_replication(self, database_url: str) -> None:
         """Exchange notifications with other replicas through PostgreSQL."""
@@ -554,6 +557,7 @@ class Engine:
             lambda tx: queries.record_results(tx, session.owner, reports)
         )
         session.send_acks(acks)
+        self.tracing.complete(session.owner, reports, acks)
         for ack in acks:
             if not ack.accepted:
                 logger.info(
@@ -686,7 +690,7 @@ class Engine:
         lease_us = self.settings.lease_us
         retention_us = self.settings.completion_retention_us
 
-        def run(tx: Tx) -> tuple[list, int | None, bool]:
+        def run(tx: Tx) -> tuple[list, dict[str, str], int | None, bool]:
             expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
             swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
             if retention_us is not None:
@@ -696,6 +700,7 @@ class Engine:
             assignments = (
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
+            traces = self.tracing.stored_contexts(tx.connection, assignments)
             due = queries.next_due_us(tx.connection, tx.now_us, served)
             if retention_us is not None:
                 oldest = queries.oldest_completion_us(tx.connection)
@@ -704,10 +709,10 @@ class Engine:
                     due = retention_due if due is None else min(due, retention_due)
             more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
             delay = None if due is None else max(due - tx.now_us, 0)
-            return assignments, delay, more
+            return assignments, traces, delay, more
 
-        assignments, delay_us, more = await self._write(run)
-        self._deliver(assignments)
+        assignments, traces, delay_us, more = await self._write(run)
+        self._deliver(self.tracing.dispatch(assignments, traces))
         if more:
             self._wake.set()
         return delay_us

@@ -187,6 +187,8 @@ class Assignment:
     lease_owner: str
     lane: Lane
     ready_at_us: int
+    trace_context: dict[str, str] | None = None
+    """W3C trace context of the dispatch span, set only while tracing."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ def record_starts(
             "work_id": work_id,
             "attempt": attempt,
             "worker_id": worker_id,
-            # A peer address stands in for a missing name and has no length
-            # check of its own.
+            # The server uses the peer address when a worker sends no name,
+            # and that address has no length check of its own.
             "worker_name": worker_name[:MAX_WORKER_NAME],
             "started_at_us": now_us,
         }

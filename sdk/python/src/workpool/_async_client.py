@@ -46,6 +46,7 @@ from workpool._proto import (
     status_from_proto,
     update_pool_request,
 )
+from workpool._tracing import trace_metadata
 from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
 from workpool.v1 import (
     pool_service_pb2,
@@ -141,14 +142,16 @@ class AsyncClient:
             idempotency_key=idempotency_key,
         )
         response = await self._unary(
-            self._workpool.Enqueue, enqueue_request(pool, item)
+            self._workpool.Enqueue, enqueue_request(pool, item), trace_metadata()
         )
         return response.work_id
 
     async def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
         """Enqueue several items in one pool, all or none; return ids in order."""
         request = enqueue_batch_request(pool, items)
-        response = await self._unary(self._workpool.EnqueueBatch, request)
+        response = await self._unary(
+            self._workpool.EnqueueBatch, request, trace_metadata()
+        )
         return list(response.work_ids)
 
     async def status(
@@ -370,8 +373,8 @@ class AsyncClient:
             return current
         return await self.update_pool(name, **changed)
 
-    async def _unary(self, method: Any, request: Any) -> Any:
+    async def _unary(self, method: Any, request: Any, metadata: Any = None) -> Any:
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error

@@ -46,6 +46,7 @@ from workpool._proto import (
     status_from_proto,
     update_pool_request,
 )
+from workpool._tracing import trace_metadata
 from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
 from workpool.v1 import (
     pool_service_pb2,
@@ -138,13 +139,15 @@ class Client:
             run_after=run_after,
             idempotency_key=idempotency_key,
         )
-        response = self._unary(self._workpool.Enqueue, enqueue_request(pool, item))
+        response = self._unary(
+            self._workpool.Enqueue, enqueue_request(pool, item), trace_metadata()
+        )
         return response.work_id
 
     def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
         """Enqueue several items in one pool, all or none; return ids in order."""
         request = enqueue_batch_request(pool, items)
-        response = self._unary(self._workpool.EnqueueBatch, request)
+        response = self._unary(self._workpool.EnqueueBatch, request, trace_metadata())
         return list(response.work_ids)
 
     def status(self, work_id: str, *, include_attempts: bool = False) -> WorkStatus:
@@ -359,8 +362,8 @@ class Client:
             return current
         return self.update_pool(name, **changed)
 
-    def _unary(self, method: Any, request: Any) -> Any:
+    def _unary(self, method: Any, request: Any, metadata: Any = None) -> Any:
         try:
-            return method(request, timeout=self._timeout)
+            return method(request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
