@@ -18,10 +18,11 @@ BUF_STAMP := $(BUF_DIR)/node_modules/.installed
 # previous commit or that commit has no proto/ or buf.yaml.
 BUF_BREAKING_AGAINST ?=
 
-# Extra arguments for `workpool serve` and pytest, for example
-# `make test PYTEST_ARGS='-k retry -x'`.
+# Extra arguments for `workpool serve`, pytest and the demo, for example
+# `make test PYTEST_ARGS='-k retry -x'` or `make demo DEMO_ARGS=--once`.
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 # Set to 1 to let `make test` pass when pytest collects no tests (exit 5).
 ALLOW_NO_TESTS ?=
@@ -45,7 +46,8 @@ help:
 	@echo "  check-gen  fail if the committed generated code differs from proto/"
 	@echo "  buf-lint   buf lint, buf format and buf breaking on proto/"
 	@echo "  lint       ruff check and ruff format --check"
-	@echo "  demo       run the demo (python -m demo)"
+	@echo "  demo       run the demo, then keep it running until Ctrl-C"
+	@echo "             (DEMO_ARGS=--once exits after its checks)"
 	@echo "  bench      run the benchmark (bench/run.py), results in bench/results/"
 	@echo "  bench-quick  run the benchmark with fewer items (bench/run.py --quick)"
 	@echo "  clean      remove .venv, tools/buf/node_modules, build output and caches"
@@ -124,7 +126,7 @@ pytest: venv
 	exit $$status
 
 demo: venv
-	$(VENV)/bin/python -m demo
+	$(VENV)/bin/python -m demo $(DEMO_ARGS)
 
 bench: venv
 	$(VENV)/bin/python bench/run.py
