@@ -7,7 +7,7 @@
 # installing the package would also set up, and may start, a Prometheus
 # server listening on port 9090. Nothing is done when promtool is on PATH or
 # already in tools/promtool. When the package cannot be fetched (no apt, no
-# network), it says so and exits 0, and the tests skip with a message.
+# network), it prints a warning and exits 0, and the tests skip with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -108,8 +108,8 @@ class RunningServer:
 async def start_server(
     config: ServerConfig, clock: Clock | None = None, tracer_provider: Any = None
 ) -> RunningServer:
-    """Start the server. A `tracer_provider` turns tracing on with it,
-    whatever the `tracing` setting says."""
+    """Start the server. A `tracer_provider` turns tracing on with that
+    provider, whatever the `tracing` setting is."""
     tls_files = None
     if config.tls_cert_file:
         tls_files = TlsFiles(

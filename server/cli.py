@@ -333,8 +333,8 @@ def _status_with_attempts(client, work_id: str):
     try:
         return client.status(work_id, include_attempts=True)
     except workpool.NotFoundError:
-        # The same answer StatusBatch gives, so one unknown id does not hide
-        # the others.
+        # StatusBatch returns NOT_FOUND for such an id too, so one unknown id
+        # does not hide the others.
         return workpool.WorkStatus(work_id=work_id, state=workpool.WorkState.NOT_FOUND)
 
 

@@ -155,6 +155,8 @@ class OpenTelemetryTracing(Tracing):
             key = (report.work_id, report.attempt)
             if key not in accepted:
                 continue
+            # TODO: attempts that end by lease expiry or a lost worker get no
+            # completion span, so their traces end at the dispatch span.
             parent = self._dispatches.pop(key, None)
             if parent is None:
                 continue

@@ -34,7 +34,7 @@ class ResultKind(enum.IntEnum):
 
 
 class AttemptOutcome(enum.IntEnum):
-    """How one attempt ended, as stored in the attempts table."""
+    """Outcome of one attempt, as stored in the attempts table."""
 
     SUCCESS = 1
     FAILURE = 2

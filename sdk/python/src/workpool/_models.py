@@ -132,7 +132,7 @@ class ResultKind(enum.StrEnum):
 
 
 class AttemptOutcome(enum.StrEnum):
-    """How one attempt of a work item ended."""
+    """Outcome of one attempt of a work item."""
 
     SUCCESS = "success"
     FAILURE = "failure"
