@@ -1,5 +1,8 @@
 """Add the attempts table and work.trace_context.
 
+Attempts that were running when this migration ran have no row, so their
+history starts with the next attempt.
+
 Revision ID: 0002_attempt_history
 Revises: 0001
 """
