@@ -28,7 +28,11 @@ fi
 
 download="$(mktemp -d)"
 trap 'rm -rf "$download"' EXIT
-chmod 755 "$download"
+# apt fetches as the unprivileged _apt user when it exists, which needs write
+# access to the folder; otherwise it warns and downloads as root.
+if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then
+  chown _apt "$download"
+fi
 fetch() {
   (cd "$download" && apt-get download prometheus)
 }
