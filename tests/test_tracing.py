@@ -8,8 +8,14 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -170,3 +176,79 @@ def test_tracing_off_imports_no_opentelemetry():
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+class CollectorHandler(BaseHTTPRequestHandler):
+    """Stores each OTLP/HTTP export request in `server.exports`."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.exports.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[ThreadingHTTPServer]:
+    """A stand-in OTLP/HTTP collector on a loopback port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CollectorHandler)
+    server.exports = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join(10)
+    server.server_close()
+
+
+def exported_spans(collector) -> list:
+    spans = []
+    for path, body in collector.exports:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            attributes = {
+                item.key: item.value.string_value
+                for item in resource_spans.resource.attributes
+            }
+            for scope_spans in resource_spans.scope_spans:
+                spans.extend((attributes, span) for span in scope_spans.spans)
+    return spans
+
+
+async def test_otlp_setting_exports_spans(spawn_server, collector, tracer_provider):
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    server = await spawn_server(
+        "--tracing",
+        "otlp",
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            # Export after 100 ms instead of the default 5 s.
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        },
+    ).wait_ready()
+    tracer = tracer_provider.get_tracer("test-client")
+
+    async with AsyncClient(server.target) as client:
+        await client.create_pool("jobs")
+        with tracer.start_as_current_span("client.submit") as client_span:
+            await client.enqueue("jobs", "job")
+
+    def enqueue_spans() -> list:
+        return [
+            (resource, span)
+            for resource, span in exported_spans(collector)
+            if span.name == "workpool.enqueue"
+        ]
+
+    await eventually(enqueue_spans, message="an exported workpool.enqueue span")
+    [(resource, span)] = enqueue_spans()
+    client_context = client_span.get_span_context()
+    assert resource["service.name"] == "workpool-server"
+    assert int.from_bytes(span.trace_id, "big") == client_context.trace_id
+    assert int.from_bytes(span.parent_span_id, "big") == client_context.span_id
