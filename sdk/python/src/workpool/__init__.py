@@ -45,7 +45,6 @@ from workpool._worker import Worker
 from workpool._workpool import AsyncWorkpool, Workpool
 
 __all__ = [
-    "tls_credentials",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncWorkpool",
@@ -85,5 +84,6 @@ __all__ = [
     "Workpool",
     "WorkpoolError",
     "from_value",
+    "tls_credentials",
     "to_value",
 ]
