@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -44,6 +45,7 @@ from workpool_server.store.database import (
     migrate,
     sqlalchemy_url,
 )
+from workpool_server.tracing import create_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +100,16 @@ class RunningServer:
             # need this loop.
             await asyncio.to_thread(self._http.shutdown)
         await self.engine.close()
+        self.engine.tracing.shutdown()
         self.writer.stop()
         logger.info("server stopped", extra={"event": "server_stopped"})
 
 
 async def start_server(
-    config: ServerConfig, clock: Clock | None = None
+    config: ServerConfig, clock: Clock | None = None, tracer_provider: Any = None
 ) -> RunningServer:
+    """Start the server. A `tracer_provider` turns tracing on with that
+    provider, whatever the `tracing` setting is."""
     tls_files = None
     if config.tls_cert_file:
         tls_files = TlsFiles(
@@ -148,6 +153,7 @@ async def start_server(
     )
     if not sqlite:
         engine.enable_replication(sqlalchemy_url(config.database_url))
+    engine.tracing = create_tracing(config.tracing, tracer_provider)
     for pool in config.pools:
         await engine.put_pool(pool)
     if sqlite:

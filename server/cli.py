@@ -77,6 +77,8 @@ SERVE_FLAGS = {
     "tls_key_file": "PEM private key of tls_cert_file",
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
     "reflection": "serve gRPC server reflection: true or false (default true)",
+    "tracing": "off, or otlp to export OpenTelemetry spans over OTLP/HTTP to "
+    "OTEL_EXPORTER_OTLP_ENDPOINT (default off)",
 }
 
 
@@ -137,6 +139,12 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
 
     status = commands.add_parser("status", help="show the status of work items")
     status.add_argument("work_ids", nargs="+")
+    status.add_argument(
+        "--attempts",
+        action="store_true",
+        help="also show each attempt: worker, start and end times, outcome, error "
+        "(one Status call per id instead of one StatusBatch call)",
+    )
     _add_output(status)
 
     explain = commands.add_parser(
@@ -325,6 +333,40 @@ def _serve(options: argparse.Namespace) -> int:
     return 0
 
 
+def _status(client, options: argparse.Namespace) -> int:
+    import workpool
+
+    if options.attempts:
+        statuses = [
+            _status_with_attempts(client, work_id) for work_id in options.work_ids
+        ]
+    else:
+        statuses = client.status_batch(options.work_ids)
+
+    if options.output == "text":
+        print(cli_output.status_table(statuses))
+        if options.attempts:
+            print()
+            print(cli_output.attempts_table(statuses))
+    else:
+        for status in statuses:
+            _print(status)
+    if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
+        return 1
+    return 0
+
+
+def _status_with_attempts(client, work_id: str):
+    import workpool
+
+    try:
+        return client.status(work_id, include_attempts=True)
+    except workpool.NotFoundError:
+        # StatusBatch returns NOT_FOUND for such an id too, so one unknown id
+        # does not hide the others.
+        return workpool.WorkStatus(work_id=work_id, state=workpool.WorkState.NOT_FOUND)
+
+
 def _run_client(options: argparse.Namespace) -> int:
     import workpool
 
@@ -342,14 +384,7 @@ def _run_client(options: argparse.Namespace) -> int:
         if command == "enqueue":
             return _enqueue(client, options)
         if command == "status":
-            statuses = client.status_batch(options.work_ids)
-            if options.output == "text":
-                print(cli_output.status_table(statuses))
-            else:
-                for status in statuses:
-                    _print(status)
-            if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
-                return 1
+            return _status(client, options)
         elif command == "explain":
             explanation = client.explain(options.work_id)
             if options.output == "text":

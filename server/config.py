@@ -22,6 +22,7 @@ from workpool_server.engine.model import (
 )
 from workpool_server.limits import pool_settings_problems
 from workpool_server.security import TokenEntry, token_entry_problems
+from workpool_server.tracing import TRACING_MODES
 
 ENV_PREFIX = "WORKPOOL_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)?\s*$")
@@ -75,6 +76,8 @@ class ServerConfig:
     tls_client_ca_file: str = ""
     """Set to require client certificates signed by this CA (mutual TLS)."""
     reflection: bool = True
+    tracing: str = "off"
+    """off, or otlp to export spans with OTLP over HTTP."""
     pools: tuple[PoolSettings, ...] = field(default=())
     tokens: tuple[TokenEntry, ...] = field(default=())
     """Empty leaves the gRPC port open to every caller that reaches it."""
@@ -132,6 +135,10 @@ class ServerConfig:
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: use text or json, got {self.log_format!r}")
         self._validate_security()
+        if self.tracing not in TRACING_MODES:
+            raise ConfigError(
+                f"tracing: use {' or '.join(TRACING_MODES)}, got {self.tracing!r}"
+            )
         return self
 
     def _validate_security(self) -> None:
@@ -206,6 +213,7 @@ _PLAIN: dict[str, Callable[[Any], Any]] = {
     "tls_key_file": str,
     "tls_client_ca_file": str,
     "reflection": _boolean,
+    "tracing": str,
 }
 SETTING_NAMES = tuple(_PLAIN) + tuple(_DURATIONS)
 

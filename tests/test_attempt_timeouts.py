@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import workpool
 from tests.conftest import ProtocolWorker, eventually, timestamp_micros
-from workpool import RetryPolicy, WaitReason, WorkState
+from workpool import AttemptOutcome, RetryPolicy, WaitReason, WorkState
 from workpool.v1 import worker_service_pb2
 
 TIMEOUT = worker_service_pb2.CANCEL_REASON_TIMEOUT
@@ -70,9 +70,13 @@ async def test_timeout_fails_and_retries(workpool_client, stubs, fake_clock):
         lambda: len(worker.cancels_for(TIMEOUT, work_id)) == 2,
         message="the second timeout cancel",
     )
-    status = await workpool_client.status(work_id)
+    status = await workpool_client.status(work_id, include_attempts=True)
     assert status.state is WorkState.FINISHED
     assert status.result.error == "attempt timed out after 5s"
+    assert [attempt.outcome for attempt in status.attempts] == [
+        AttemptOutcome.TIMED_OUT,
+        AttemptOutcome.TIMED_OUT,
+    ]
     await worker.succeed(probe)
 
     # The pool's default applies to items without their own timeout, and a

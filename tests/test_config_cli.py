@@ -90,6 +90,7 @@ async def test_flag_beats_env_beats_file(
         ([], {}, 'log_format = "xml"\n', "log_format"),
         ([], {}, 'lease_time = "5s"\n', "lease_time"),
         ([], {}, "[[pools]]\nmax_parallelism = 2\n", "pools[0].name"),
+        ([], {"WORKPOOL_TRACING": "jaeger"}, "", "tracing"),
     ],
     ids=[
         "flag-short-lease",
@@ -99,6 +100,7 @@ async def test_flag_beats_env_beats_file(
         "file-bad-choice",
         "file-unknown-key",
         "file-pool-without-name",
+        "env-unknown-tracing-mode",
     ],
 )
 def test_invalid_setting_exits_with_2(tmp_path, flags, env, config_text, setting):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import workpool
 from tests.conftest import eventually, logged_completions
-from workpool import Continue, RetryPolicy, WorkState, to_value
+from workpool import AttemptOutcome, Continue, RetryPolicy, WorkState, to_value
 from workpool.v1 import worker_service_pb2
 
 
@@ -58,6 +58,13 @@ async def test_continuation_gets_fresh_budget(workpool_client, protocol_workers,
     assert completion.work_id == work_id
     assert completion.attempts == 4
     assert completion.continuations == 1
+    history = await workpool_client.status(work_id, include_attempts=True)
+    assert [attempt.outcome for attempt in history.attempts] == [
+        AttemptOutcome.FAILURE,
+        AttemptOutcome.CONTINUED,
+        AttemptOutcome.FAILURE,
+        AttemptOutcome.SUCCESS,
+    ]
 
 
 async def test_continuation_after_cancel_cancels(workpool_client, protocol_workers):

@@ -20,7 +20,9 @@ from workpool_server.engine.model import (
     DEFAULT_BREAKER_MIN_ATTEMPTS,
     DEFAULT_BREAKER_WINDOW_US,
     DEFAULT_STATUS_TTL_US,
+    AttemptOutcome,
     AttemptReport,
+    AttemptView,
     CircuitBreaker,
     CircuitState,
     CompletionRecord,
@@ -437,6 +439,27 @@ def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
     return message
 
 
+_ATTEMPT_OUTCOMES = {
+    outcome: types_pb2.AttemptOutcome.Value(f"ATTEMPT_OUTCOME_{outcome.name}")
+    for outcome in AttemptOutcome
+}
+
+
+def attempt_message(view: AttemptView) -> types_pb2.AttemptRecord:
+    message = types_pb2.AttemptRecord(
+        attempt=view.attempt,
+        worker_id=view.worker_id,
+        worker_name=view.worker_name,
+        started_at=to_timestamp(view.started_at_us),
+        error=view.error,
+    )
+    if view.ended_at_us is not None:
+        message.ended_at.CopyFrom(to_timestamp(view.ended_at_us))
+    if view.outcome is not None:
+        message.outcome = _ATTEMPT_OUTCOMES[view.outcome]
+    return message
+
+
 def explain_message(
     explanation: Explanation,
 ) -> workpool_service_pb2.ExplainResponse:
@@ -573,6 +596,7 @@ def assignment_message(assignment) -> worker_service_pb2.Assignment:
         args=struct_pb2.Value.FromString(assignment.args),
         lease_expires_at=to_timestamp(assignment.lease_expires_at_us),
         pool=assignment.pool,
+        trace_context=assignment.trace_context,
     )
     if assignment.deadline_us is not None:
         message.deadline.CopyFrom(to_timestamp(assignment.deadline_us))

@@ -30,6 +30,7 @@ from workpool_server.engine.completions import (
 from workpool_server.engine.explain import explain
 from workpool_server.engine.model import (
     AttemptReport,
+    AttemptView,
     CancelCause,
     CancelOutcome,
     CircuitState,
@@ -53,6 +54,7 @@ from workpool_server.engine.sessions import WorkerSession
 from workpool_server.errors import OutOfRangeError, UnavailableError
 from workpool_server.ids import WorkIdGenerator
 from workpool_server.metrics import Metrics
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import queries
 from workpool_server.store.database import Writer
 from workpool_server.store.notify import (
@@ -62,6 +64,7 @@ from workpool_server.store.notify import (
     Listener,
 )
 from workpool_server.store.queries import FollowUpArgsBuilder, Tx, WorkerSlots
+from workpool_server.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +143,8 @@ class Engine:
         self._log_changed = asyncio.Event()
         self._listener: Listener | None = None
         self._database_url: str | None = None
+        # Replaced by the server when tracing is on.
+        self.tracing: Tracing = Tracing()
 
     def enable_replication(self, database_url: str) -> None:
         """Exchange notifications with other replicas through PostgreSQL."""
@@ -429,6 +434,19 @@ class Engine:
     async def statuses(self, work_ids: Sequence[str]) -> dict[str, WorkStatusView]:
         return await self.read(lambda c: queries.get_statuses(c, work_ids))
 
+    async def status_with_attempts(
+        self, work_id: str
+    ) -> tuple[WorkStatusView, list[AttemptView]] | None:
+        """Read an item's status and attempt history in one transaction."""
+
+        def load(connection: Connection):
+            view = queries.get_statuses(connection, [work_id]).get(work_id)
+            if view is None:
+                return None
+            return view, attempt_history.read_attempts(connection, work_id)
+
+        return await self.read(load)
+
     async def explain(self, work_id: str) -> Explanation | None:
         now_us = self.clock.now_us()
         if self.settings.database_clock:
@@ -560,6 +578,7 @@ class Engine:
             lambda tx: queries.record_results(tx, session.owner, reports)
         )
         session.send_acks(acks)
+        self.tracing.complete(session.owner, reports, acks)
         for ack in acks:
             if not ack.accepted:
                 logger.info(
@@ -671,7 +690,7 @@ class Engine:
         if not self._dispatching:
             return []
         return [
-            WorkerSlots(s.owner, s.credits, s.pools, s.functions)
+            WorkerSlots(s.owner, s.credits, s.pools, s.functions, s.name)
             for s in self._sessions.values()
             if s.credits > 0 and not s.closed
         ]
@@ -692,7 +711,7 @@ class Engine:
         lease_us = self.settings.lease_us
         retention_us = self.settings.completion_retention_us
 
-        def run(tx: Tx) -> tuple[list, int | None, bool]:
+        def run(tx: Tx) -> tuple[list, dict[str, str], int | None, bool]:
             expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
             expired += queries.expire_deadlines(tx, MAINTENANCE_BATCH)
             swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
@@ -703,6 +722,7 @@ class Engine:
             assignments = (
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
+            traces = self.tracing.stored_contexts(tx.connection, assignments)
             due = queries.next_due_us(tx.connection, tx.now_us, served)
             # A rate-limit token or the end of a breaker's cool-down may let
             # waiting work start, so the loop wakes then instead of polling.
@@ -716,10 +736,10 @@ class Engine:
                     due = retention_due if due is None else min(due, retention_due)
             more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
             delay = None if due is None else max(due - tx.now_us, 0)
-            return assignments, delay, more
+            return assignments, traces, delay, more
 
-        assignments, delay_us, more = await self._write(run)
-        self._deliver(assignments)
+        assignments, traces, delay_us, more = await self._write(run)
+        self._deliver(self.tracing.dispatch(assignments, traces))
         if more:
             self._wake.set()
         return delay_us

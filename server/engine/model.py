@@ -36,6 +36,33 @@ class ResultKind(enum.IntEnum):
     CONTINUATION = 4
 
 
+class AttemptOutcome(enum.IntEnum):
+    """Outcome of one attempt, as stored in the attempts table."""
+
+    SUCCESS = 1
+    FAILURE = 2
+    LEASE_EXPIRED = 3
+    WORKER_LOST = 4
+    CANCELED = 5
+    CONTINUED = 6
+    TIMED_OUT = 7
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a work item; ended_at_us and outcome are None while
+    it runs."""
+
+    work_id: str
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at_us: int
+    ended_at_us: int | None
+    outcome: AttemptOutcome | None
+    error: str
+
+
 class CancelOutcome(enum.IntEnum):
     CANCELED = 1
     CANCEL_REQUESTED = 2
@@ -139,6 +166,8 @@ class NewWork:
     concurrency_key: str | None = None
     priority: int = 0
     attempt_timeout_us: int | None = None
+    trace_context: str | None = None
+    """W3C trace context of the enqueue span, as JSON; None when not traced."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +253,8 @@ class Assignment:
     lane: Lane
     ready_at_us: int
     deadline_us: int | None = None
+    trace_context: dict[str, str] | None = None
+    """W3C trace context of the dispatch span, set only while tracing."""
 
 
 @dataclass(frozen=True)

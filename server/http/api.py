@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from workpool_server.engine.engine import Engine
 from workpool_server.engine.gates import BreakerState
 from workpool_server.engine.model import (
+    AttemptView,
     CancelOutcome,
     CircuitState,
     Explanation,
@@ -33,6 +34,7 @@ from workpool_server.errors import (
 )
 from workpool_server.ids import is_valid_work_id
 from workpool_server.limits import MAX_PARALLELISM_LIMIT, POOL_NAME_RULE, is_pool_name
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import queries
 
 logger = logging.getLogger(__name__)
@@ -139,14 +141,19 @@ async def set_parallelism(engine: Engine, name: str, body: Any) -> Reply:
 
 
 async def get_work(engine: Engine, work_id: str) -> Reply:
-    """Return one work item's status and the reason it is not running now."""
+    """Return one work item's status, the reason it is not running now and
+    its attempt history, oldest attempt first."""
     _check_work_id(work_id)
     explanation = await engine.explain(work_id)
     if explanation is None:
         raise NotFoundError(f"work item {work_id} not found: it may have expired")
+    attempts = await engine.read(
+        lambda connection: attempt_history.read_attempts(connection, work_id)
+    )
     return 200, {
         "status": _status(explanation.status),
         "explain": _explanation(explanation),
+        "attempts": [_attempt(attempt) for attempt in attempts],
     }
 
 
@@ -241,6 +248,19 @@ def _status(status: WorkStatusView) -> dict[str, Any]:
         "finished_at_seconds": _seconds(status.finished_at_us),
         "result": result,
         "last_error": status.last_error,
+    }
+
+
+def _attempt(attempt: AttemptView) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "worker_id": attempt.worker_id,
+        "worker_name": attempt.worker_name,
+        "started_at_seconds": _seconds(attempt.started_at_us),
+        "ended_at_seconds": _seconds(attempt.ended_at_us),
+        # None while the attempt runs.
+        "outcome": None if attempt.outcome is None else attempt.outcome.name.lower(),
+        "error": attempt.error,
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from workpool_server.engine import gates
 from workpool_server.engine.model import (
     Assignment,
+    AttemptOutcome,
     AttemptReport,
     CancelCause,
     CancelNotice,
@@ -43,6 +44,7 @@ from workpool_server.errors import (
     NotFoundError,
 )
 from workpool_server.ids import WorkIdGenerator
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import scheduling
 from workpool_server.store.schema import (
     COMPLETION_SEQUENCE,
@@ -107,6 +109,7 @@ class Tx:
     end of a breaker's cool-down), for the dispatch loop's next wake-up."""
     _pools: dict[str, PoolSettings] = field(default_factory=dict)
     _new_completions: list[dict] = field(default_factory=list)
+    _attempt_ends: list[dict] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolSettings | None:
         if name not in self._pools:
@@ -119,7 +122,11 @@ class Tx:
         return self._pools[name]
 
     def flush(self) -> None:
-        """Write the completion-log entries gathered by this transaction."""
+        """Write the attempt ends and completion-log entries gathered by this
+        transaction."""
+        if self._attempt_ends:
+            attempt_history.record_ends(self.connection, self._attempt_ends)
+            self._attempt_ends.clear()
         if not self._new_completions:
             return
         count = len(self._new_completions)
@@ -259,6 +266,7 @@ def delete_pool(connection: Connection, name: str) -> None:
             f"pool {name!r} is the parent of {', '.join(lenders)}: clear their "
             "parent setting first"
         )
+    attempt_history.delete_for_pool(connection, name)
     connection.execute(delete(work).where(work.c.pool == name))
     connection.execute(delete(pools).where(pools.c.name == name))
 
@@ -354,6 +362,7 @@ def _new_row(tx: Tx, settings: PoolSettings, item: NewWork, work_id: str) -> dic
         "on_complete_context": item.on_complete_context,
         "idempotency_key": item.idempotency_key,
         "cancel_requested": False,
+        "trace_context": item.trace_context,
     }
 
 
@@ -368,6 +377,7 @@ class WorkerSlots:
     credits: int
     pools: frozenset[str]
     functions: frozenset[str]
+    name: str = ""
 
 
 @dataclass
@@ -466,6 +476,15 @@ def claim(
 
     assignments = _lease(tx, chosen, lease_us, gates_by_pool)
     _close_gates(tx, gates_by_pool)
+    names = {worker.owner: worker.name for worker in workers}
+    attempt_history.record_starts(
+        tx.connection,
+        [
+            (a.work_id, a.attempt, a.lease_owner, names[a.lease_owner])
+            for a in assignments
+        ],
+        tx.now_us,
+    )
     return assignments
 
 
@@ -867,8 +886,18 @@ def record_results(
     return acks
 
 
-def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
-    """End the running attempt of `row` with `outcome`."""
+def _end_attempt(
+    tx: Tx,
+    row: Row,
+    outcome: Outcome,
+    attempt_outcome: AttemptOutcome = AttemptOutcome.FAILURE,
+) -> None:
+    """End the running attempt of `row` with `outcome`.
+
+    `attempt_outcome` is what the attempt history records for a failure that
+    came with no cancel request.
+    """
+    _record_attempt_end(tx, row, outcome, attempt_outcome)
     if row.started_at_us is not None:
         tx.effects.run_durations.append(
             (row.pool, (tx.now_us - row.started_at_us) / 1_000_000)
@@ -935,6 +964,22 @@ def _continue(tx: Tx, row: Row, outcome: Outcome) -> None:
             borrowed_from=None,
             continuations=work.c.continuations + 1,
             budget_start=row.attempt,
+        )
+    )
+
+
+def _record_attempt_end(
+    tx: Tx, row: Row, outcome: Outcome, attempt_outcome: AttemptOutcome
+) -> None:
+    if outcome.kind is ResultKind.SUCCESS:
+        attempt_outcome = AttemptOutcome.SUCCESS
+    elif outcome.kind is ResultKind.CONTINUATION:
+        attempt_outcome = AttemptOutcome.CONTINUED
+    elif row.cancel_requested:
+        attempt_outcome = AttemptOutcome.CANCELED
+    tx._attempt_ends.append(
+        attempt_history.attempt_end(
+            row.id, row.attempt, attempt_outcome, outcome.error, tx.now_us
         )
     )
 
@@ -1077,7 +1122,7 @@ def release_owner(tx: Tx, owner: str) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, WORKER_LOST)
+    return _fail_running(tx, seqs, WORKER_LOST, AttemptOutcome.WORKER_LOST)
 
 
 SERVER_RESTARTED = (
@@ -1095,7 +1140,7 @@ def release_all(tx: Tx) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, SERVER_RESTARTED)
+    return _fail_running(tx, seqs, SERVER_RESTARTED, AttemptOutcome.WORKER_LOST)
 
 
 def expire_leases(tx: Tx, limit: int) -> int:
@@ -1112,11 +1157,17 @@ def expire_leases(tx: Tx, limit: int) -> int:
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
     seqs = tx.connection.execute(query).scalars().all()
-    return _fail_running(tx, seqs, LEASE_EXPIRED, notify_owner=True)
+    return _fail_running(
+        tx, seqs, LEASE_EXPIRED, AttemptOutcome.LEASE_EXPIRED, notify_owner=True
+    )
 
 
 def _fail_running(
-    tx: Tx, seqs: Sequence[int], error: str, notify_owner: bool = False
+    tx: Tx,
+    seqs: Sequence[int],
+    error: str,
+    attempt_outcome: AttemptOutcome,
+    notify_owner: bool = False,
 ) -> int:
     if not seqs:
         return 0
@@ -1131,7 +1182,7 @@ def _fail_running(
                     row.id, row.attempt, row.lease_owner, CancelCause.LEASE_LOST
                 )
             )
-        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error))
+        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error), attempt_outcome)
         count += 1
     tx.flush()
     return count
@@ -1167,7 +1218,12 @@ def expire_deadlines(tx: Tx, limit: int) -> int:
             )
         ran_us = row.deadline_us - (row.started_at_us or row.deadline_us)
         error = f"attempt timed out after {_seconds_text(ran_us)}"
-        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error))
+        _end_attempt(
+            tx,
+            row,
+            Outcome(ResultKind.FAILURE, error=error),
+            AttemptOutcome.TIMED_OUT,
+        )
     tx.flush()
     return len(rows)
 
@@ -1253,7 +1309,7 @@ def cancel_page(
 def sweep_expired(tx: Tx, limit: int) -> int:
     """Delete finished items whose status TTL has passed, at most `limit`."""
     query = (
-        select(work.c.seq)
+        select(work.c.seq, work.c.id)
         .where(
             work.c.state == WorkState.FINISHED,
             work.c.expires_at_us.is_not(None),
@@ -1264,9 +1320,11 @@ def sweep_expired(tx: Tx, limit: int) -> int:
     )
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
-    seqs = tx.connection.execute(query).scalars().all()
-    if not seqs:
+    expired = tx.connection.execute(query).all()
+    if not expired:
         return 0
+    seqs = [row.seq for row in expired]
+    attempt_history.delete_for_work(tx.connection, [row.id for row in expired])
     return tx.connection.execute(
         delete(work).where(work.c.seq.in_(seqs), work.c.state == WorkState.FINISHED)
     ).rowcount

@@ -229,3 +229,25 @@ counters = Table(
 )
 
 COMPLETION_SEQUENCE = "completion_sequence"
+
+# One row per attempt of a work item, written when the attempt starts and
+# completed in the transaction that ends it. Rows go with their item: the
+# status TTL sweep and DeletePool delete them too. ended_at_us and outcome
+# stay NULL while the attempt runs.
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("work_id", String(32), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("worker_id", String(64), nullable=False),
+    Column("worker_name", String(256), nullable=False),
+    Column("started_at_us", BigInteger, nullable=False),
+    Column("ended_at_us", BigInteger, nullable=True),
+    Column("outcome", SmallInteger, nullable=True),
+    Column("error", LargeBinary, nullable=True),
+)
+
+# W3C trace context ("traceparent" and "tracestate" as a JSON object) of the
+# span that enqueued the item, so that its attempts join the caller's trace.
+# NULL when tracing is off or the caller sent none.
+work.append_column(Column("trace_context", String(1024), nullable=True))

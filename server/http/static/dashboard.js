@@ -326,7 +326,36 @@ function showWork(data) {
     dd.dataset.field = label.toLowerCase().replace(/ /g, "-");
     list.append(dt, dd);
   }
+  showAttempts(data.attempts);
   $("work-result").hidden = false;
+}
+
+// One row per attempt, oldest first; a running attempt has no end or outcome.
+function showAttempts(attempts) {
+  const body = $("work-attempts").querySelector("tbody");
+  body.textContent = "";
+  for (const attempt of attempts) {
+    const worker = attempt.worker_name
+      ? `${attempt.worker_name} (${attempt.worker_id})`
+      : attempt.worker_id;
+    const cells = [
+      String(attempt.attempt),
+      worker,
+      formatTime(attempt.started_at_seconds),
+      formatTime(attempt.ended_at_seconds),
+      attempt.outcome || "running",
+      attempt.error || "–",
+    ];
+    const row = document.createElement("tr");
+    row.dataset.attempt = String(attempt.attempt);
+    for (const text of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    body.append(row);
+  }
+  $("work-attempts").hidden = attempts.length === 0;
 }
 
 async function lookUp(workId) {

@@ -22,6 +22,8 @@ from workpool._errors import (
 )
 from workpool._handlers import Continue, WorkContext
 from workpool._models import (
+    Attempt,
+    AttemptOutcome,
     CancelAllResult,
     CancelOutcome,
     CircuitBreaker,
@@ -46,10 +48,11 @@ from workpool._worker import Worker
 from workpool._workpool import AsyncWorkpool, Workpool
 
 __all__ = [
-    "tls_credentials",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncWorkpool",
+    "Attempt",
+    "AttemptOutcome",
     "CancelAllResult",
     "CancelOutcome",
     "CircuitBreaker",
@@ -88,5 +91,6 @@ __all__ = [
     "Workpool",
     "WorkpoolError",
     "from_value",
+    "tls_credentials",
     "to_value",
 ]

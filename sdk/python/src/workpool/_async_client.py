@@ -48,6 +48,7 @@ from workpool._proto import (
     status_from_proto,
     update_pool_request,
 )
+from workpool._tracing import trace_metadata
 from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
 from workpool.v1 import (
     pool_service_pb2,
@@ -152,23 +153,30 @@ class AsyncClient:
             attempt_timeout=attempt_timeout,
         )
         response = await self._unary(
-            self._workpool.Enqueue, enqueue_request(pool, item)
+            self._workpool.Enqueue, enqueue_request(pool, item), trace_metadata()
         )
         return response.work_id
 
     async def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
         """Enqueue several items in one pool, all or none; return ids in order."""
         request = enqueue_batch_request(pool, items)
-        response = await self._unary(self._workpool.EnqueueBatch, request)
+        response = await self._unary(
+            self._workpool.EnqueueBatch, request, trace_metadata()
+        )
         return list(response.work_ids)
 
-    async def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item.
+    async def status(
+        self, work_id: str, *, include_attempts: bool = False
+    ) -> WorkStatus:
+        """Return the status of a work item, with its attempt history in
+        ``attempts`` when ``include_attempts`` is true.
 
         Raises:
             NotFoundError: the id was never issued or its status expired.
         """
-        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        request = workpool_service_pb2.StatusRequest(
+            work_id=work_id, include_attempts=include_attempts
+        )
         response = await self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
 
@@ -414,8 +422,8 @@ class AsyncClient:
             return current
         return await self.update_pool(name, **changed)
 
-    async def _unary(self, method: Any, request: Any) -> Any:
+    async def _unary(self, method: Any, request: Any, metadata: Any = None) -> Any:
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error

@@ -48,6 +48,7 @@ from workpool._proto import (
     status_from_proto,
     update_pool_request,
 )
+from workpool._tracing import trace_metadata
 from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
 from workpool.v1 import (
     pool_service_pb2,
@@ -149,22 +150,27 @@ class Client:
             priority=priority,
             attempt_timeout=attempt_timeout,
         )
-        response = self._unary(self._workpool.Enqueue, enqueue_request(pool, item))
+        response = self._unary(
+            self._workpool.Enqueue, enqueue_request(pool, item), trace_metadata()
+        )
         return response.work_id
 
     def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
         """Enqueue several items in one pool, all or none; return ids in order."""
         request = enqueue_batch_request(pool, items)
-        response = self._unary(self._workpool.EnqueueBatch, request)
+        response = self._unary(self._workpool.EnqueueBatch, request, trace_metadata())
         return list(response.work_ids)
 
-    def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item.
+    def status(self, work_id: str, *, include_attempts: bool = False) -> WorkStatus:
+        """Return the status of a work item, with its attempt history in
+        ``attempts`` when ``include_attempts`` is true.
 
         Raises:
             NotFoundError: the id was never issued or its status expired.
         """
-        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        request = workpool_service_pb2.StatusRequest(
+            work_id=work_id, include_attempts=include_attempts
+        )
         response = self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
 
@@ -405,8 +411,8 @@ class Client:
             return current
         return self.update_pool(name, **changed)
 
-    def _unary(self, method: Any, request: Any) -> Any:
+    def _unary(self, method: Any, request: Any, metadata: Any = None) -> Any:
         try:
-            return method(request, timeout=self._timeout)
+            return method(request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error

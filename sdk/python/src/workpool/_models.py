@@ -139,6 +139,33 @@ class ResultKind(enum.StrEnum):
     CANCELED = "canceled"
 
 
+class AttemptOutcome(enum.StrEnum):
+    """Outcome of one attempt of a work item."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    LEASE_EXPIRED = "lease_expired"
+    WORKER_LOST = "worker_lost"
+    CANCELED = "canceled"
+    CONTINUED = "continued"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a work item, as returned by ``status(...,
+    include_attempts=True)``. ``ended_at`` and ``outcome`` are None while the
+    attempt runs."""
+
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at: datetime | None
+    ended_at: datetime | None = None
+    outcome: AttemptOutcome | None = None
+    error: str = ""
+
+
 @dataclass(frozen=True)
 class Result:
     """Final result of a work item.
@@ -183,6 +210,8 @@ class WorkStatus:
     continuations: int = 0
     """Attempts that ended with a continuation; ``previous_attempts`` counts
     them too."""
+    attempts: tuple[Attempt, ...] = ()
+    """Attempt history, oldest first; empty unless requested."""
 
 
 @dataclass(frozen=True)

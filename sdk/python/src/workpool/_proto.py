@@ -15,6 +15,8 @@ from workpool._models import (
     DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_ATTEMPTS,
     UNSET,
+    Attempt,
+    AttemptOutcome,
     CancelAllResult,
     CancelOutcome,
     CircuitBreaker,
@@ -75,6 +77,10 @@ _CIRCUIT_STATES = {
 # Each domain enum member has the proto value of the same name.
 _WORK_STATES = {
     types_pb2.WorkState.Value(f"WORK_STATE_{state.name}"): state for state in WorkState
+}
+_ATTEMPT_OUTCOMES = {
+    types_pb2.AttemptOutcome.Value(f"ATTEMPT_OUTCOME_{outcome.name}"): outcome
+    for outcome in AttemptOutcome
 }
 _CANCEL_OUTCOMES = {
     workpool_service_pb2.CancelOutcome.Value(f"CANCEL_OUTCOME_{outcome.name}"): outcome
@@ -361,6 +367,21 @@ def status_from_proto(message: types_pb2.WorkStatus) -> WorkStatus:
         concurrency_key=message.concurrency_key or None,
         priority=message.priority,
         continuations=message.continuations,
+        attempts=tuple(attempt_from_proto(record) for record in message.attempts),
+    )
+
+
+def attempt_from_proto(message: types_pb2.AttemptRecord) -> Attempt:
+    """Convert an AttemptRecord; an outcome this SDK does not know reads as
+    None, like a running attempt's."""
+    return Attempt(
+        attempt=message.attempt,
+        worker_id=message.worker_id,
+        worker_name=message.worker_name,
+        started_at=optional_timestamp(message, "started_at"),
+        ended_at=optional_timestamp(message, "ended_at"),
+        outcome=_ATTEMPT_OUTCOMES.get(message.outcome),
+        error=message.error,
     )
 
 

@@ -36,6 +36,7 @@ from workpool._handlers import (
 )
 from workpool._session import Attempt, Session
 from workpool._times import optional_timestamp
+from workpool._tracing import mark_failed, run_span
 from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ class Worker:
     threads. At most ``capacity`` handlers run at once, across all pools.
     Raise ``NonRetryableError`` to fail the item without a retry; any other
     exception fails the attempt, which is retried per the item's policy.
+
+    When opentelemetry-api is installed and an assignment carries a trace
+    context, the handler runs in a ``workpool.run`` span continuing it, made
+    by ``tracer_provider`` or, when it is None, by the global provider.
     """
 
     def __init__(
@@ -98,8 +103,10 @@ class Worker:
         token: str | None = None,
         options: ChannelOptions | None = None,
         max_reconnect_delay: timedelta = DEFAULT_MAX_RECONNECT_DELAY,
+        tracer_provider: Any = None,
     ) -> None:
         self._target = target
+        self._tracer_provider = tracer_provider
         self._credentials = credentials
         self._token = token
         self._options = options
@@ -499,7 +506,9 @@ class Worker:
             lease_expires_at=optional_timestamp(assignment, "lease_expires_at"),
             deadline=optional_timestamp(assignment, "deadline"),
         )
-        attempt = Attempt(session, context)
+        attempt = Attempt(
+            session, context, trace_context=dict(assignment.trace_context)
+        )
         if attempt.key in session.running:
             logger.error("Duplicate assignment ignored", extra=attempt.log_extra())
             return
@@ -550,15 +559,33 @@ class Worker:
             async with self._slots:
                 # An attempt that waited for a slot may have lost its stream.
                 if not attempt.session.closed and not attempt.lease_lost:
-                    handler = self._handlers.get(attempt.context.function)
-                    result = await run_handler(
-                        handler, attempt.context, raw_args, self._executor
-                    )
+                    result = await self._run_traced(attempt, raw_args)
         finally:
             self._attempts.discard(attempt)
             attempt.session.running.pop(attempt.key, None)
 
         self._finish(attempt, result)
+
+    async def _run_traced(
+        self, attempt: Attempt, raw_args: Any
+    ) -> worker_service_pb2.AttemptResult:
+        assert self._executor is not None
+        handler = self._handlers.get(attempt.context.function)
+        attributes = {
+            "messaging.system": "workpool",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": attempt.context.pool,
+            "messaging.message.id": attempt.context.work_id,
+            "workpool.function": attempt.context.function,
+            "workpool.attempt": attempt.context.attempt,
+        }
+        with run_span(self._tracer_provider, attempt.trace_context, attributes) as span:
+            result = await run_handler(
+                handler, attempt.context, raw_args, self._executor
+            )
+            if span is not None and result.WhichOneof("outcome") == "failure":
+                mark_failed(span, result.failure.error)
+        return result
 
     def _finish(
         self, attempt: Attempt, result: worker_service_pb2.AttemptResult | None
