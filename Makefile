@@ -18,16 +18,17 @@ BUF_STAMP := $(BUF_DIR)/node_modules/.installed
 # previous commit or that commit has no proto/ or buf.yaml.
 BUF_BREAKING_AGAINST ?=
 
-# Extra arguments for `workpool serve` and pytest, for example
-# `make test PYTEST_ARGS='-k retry -x'`.
+# Extra arguments for `workpool serve`, pytest and the demo, for example
+# `make test PYTEST_ARGS='-k retry -x'` or `make demo DEMO_ARGS=--once`.
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 # Set to 1 to let `make test` pass when pytest collects no tests (exit 5).
 ALLOW_NO_TESTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance test-faults
+.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest promtool demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance test-faults
 
 help:
 	@echo "Targets:"
@@ -45,7 +46,9 @@ help:
 	@echo "  check-gen  fail if the committed generated code differs from proto/"
 	@echo "  buf-lint   buf lint, buf format and buf breaking on proto/"
 	@echo "  lint       ruff check and ruff format --check"
-	@echo "  demo       run the demo (python -m demo)"
+	@echo "  promtool   install promtool into tools/promtool for the alert-rule tests"
+	@echo "  demo       run the demo, then keep it running until Ctrl-C"
+	@echo "             (DEMO_ARGS=--once exits after its checks)"
 	@echo "  bench      run the benchmark (bench/run.py), results in bench/results/"
 	@echo "  bench-quick  run the benchmark with fewer items (bench/run.py --quick)"
 	@echo "  clean      remove .venv, tools/buf/node_modules, build output and caches"
@@ -111,7 +114,7 @@ lint: venv
 # no pytest-xdist.
 # The server tests, then each SDK's own checks and the conformance suite in
 # all four languages against one real server.
-test: venv check-gen buf-lint lint pytest sdks conformance
+test: venv check-gen buf-lint lint promtool pytest sdks conformance
 
 pytest: venv
 	@echo "$(VENV)/bin/pytest $(PYTEST_ARGS)"; \
@@ -124,7 +127,7 @@ pytest: venv
 	exit $$status
 
 demo: venv
-	$(VENV)/bin/python -m demo
+	$(VENV)/bin/python -m demo $(DEMO_ARGS)
 
 bench: venv
 	$(VENV)/bin/python bench/run.py
@@ -159,6 +162,12 @@ gen-sdks: $(BUF_STAMP)
 	$(BUF) generate --template buf.gen.typescript.yaml
 	$(BUF) generate --template buf.gen.go.yaml
 	$(BUF) generate --template buf.gen.java.yaml
+
+# promtool checks docs/prometheus-alerts.yml in tests/test_prometheus_rules.py.
+# The script skips the download when promtool is present, and exits 0 with a
+# message when it cannot fetch it, so the tests skip instead of failing.
+promtool:
+	bash scripts/install_promtool.sh
 
 # The fault and fuzz suite alone, with the thorough fuzz profile (1,000 cases
 # per RPC and storage engine); `make test` runs it with the quick profile.

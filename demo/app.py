@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -15,6 +17,7 @@ from typing import TextIO
 
 import workpool
 from demo.handlers import DemoHandlers, LogTable
+from demo.live import stay_up
 from demo.progress import PoolProgress, ProgressDisplay
 from demo.report import check_outcome, print_summary
 from demo.services import MailSink, Page, Website, WorkpoolProcess
@@ -91,7 +94,28 @@ class DemoRun:
     tracker: CompletionTracker
 
 
-def main() -> int:
+# Set to 1 for the run-once behaviour without the flag, as tests and CI do.
+ONCE_ENVIRONMENT = "WORKPOOL_DEMO_ONCE"
+
+
+def parse_arguments(arguments: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="Run Workpool with an SMTP sink and a website, check the "
+        "results, then keep it running with a trickle of work until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        default=os.environ.get(ONCE_ENVIRONMENT) == "1",
+        help="exit after the checks instead of staying up (also "
+        f"{ONCE_ENVIRONMENT}=1); for unattended runs",
+    )
+    return parser.parse_args(arguments)
+
+
+def main(arguments: list[str] | None = None) -> int:
+    options = parse_arguments(arguments or [])
     folder = Path(tempfile.mkdtemp(prefix="workpool-demo-"))
     logging.basicConfig(
         filename=folder / "workers.log",
@@ -100,6 +124,7 @@ def main() -> int:
     )
     server = WorkpoolProcess(folder, database_name="demo.db")
     succeeded = False
+    stayed_up = False
     try:
         with ExitStack() as stack:
             # Each stop is registered before its start, so an interrupted
@@ -129,6 +154,27 @@ def main() -> int:
             succeeded = not problems
             for problem in problems:
                 print(f"UNEXPECTED: {problem}")
+
+            if succeeded and not options.once:
+                print("Every work item ended as expected.")
+                handlers = DemoHandlers(smtp_port=sink.port, log_table=log_table)
+                retried = [
+                    work_id
+                    for work_id, path in run.page_ids.items()
+                    if path == Website.FLAKY_PATH
+                ]
+                asyncio.run(
+                    stay_up(
+                        server.target,
+                        server.dashboard_url,
+                        server.metrics_url,
+                        site,
+                        handlers,
+                        retried[0] if retried else None,
+                        sys.stdout,
+                    )
+                )
+                stayed_up = True
     except KeyboardInterrupt:
         print("\nInterrupted; the demo stopped every process it started.")
         return 130
@@ -146,6 +192,9 @@ def main() -> int:
         else:
             print(f"Logs and databases kept in {folder}", file=sys.stderr)
 
+    if stayed_up:
+        print("Stopped the demo and every process it started.")
+        return 0
     if succeeded:
         print("Every work item ended as expected.")
         return 0

@@ -69,6 +69,10 @@ class WorkpoolProcess:
     def metrics_url(self) -> str:
         return f"http://{LOOPBACK}:{self.http_port}/metrics"
 
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}/"
+
     def start(self, ready_timeout: float = 20.0) -> None:
         """Start the server and wait until a ListPools call succeeds."""
         command = [

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -30,6 +31,14 @@ from workpool_server.config import ServerConfig
 from workpool_server.engine.engine import Engine, EngineSettings
 from workpool_server.http import HttpServer, start_http_server
 from workpool_server.metrics import GrpcMetricsInterceptor, Metrics
+from workpool_server.security import (
+    AuthInterceptor,
+    TlsFiles,
+    TokenTable,
+    check_tls_files,
+    is_loopback,
+    server_credentials,
+)
 from workpool_server.store.database import (
     Writer,
     create_engines,
@@ -37,6 +46,7 @@ from workpool_server.store.database import (
     migrate,
     sqlalchemy_url,
 )
+from workpool_server.tracing import create_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +100,26 @@ class RunningServer:
             # need this loop.
             await asyncio.to_thread(self._http.shutdown)
         await self.engine.close()
+        self.engine.tracing.shutdown()
         self.writer.stop()
         logger.info("server stopped", extra={"event": "server_stopped"})
 
 
 async def start_server(
-    config: ServerConfig, clock: Clock | None = None
+    config: ServerConfig, clock: Clock | None = None, tracer_provider: Any = None
 ) -> RunningServer:
+    """Start the server. A `tracer_provider` turns tracing on with that
+    provider, whatever the `tracing` setting is."""
+    tls_files = None
+    if config.tls_cert_file:
+        tls_files = TlsFiles(
+            cert_file=config.tls_cert_file,
+            key_file=config.tls_key_file,
+            client_ca_file=config.tls_client_ca_file,
+        )
+        # Before the database opens, so that a bad file leaves nothing to undo.
+        check_tls_files(tls_files)
+
     sqlite = is_sqlite(config.database_url)
     # On PostgreSQL the database's clock judges time, unless a test injects
     # its own clock.
@@ -130,6 +153,7 @@ async def start_server(
     )
     if not sqlite:
         engine.enable_replication(sqlalchemy_url(config.database_url))
+    engine.tracing = create_tracing(config.tracing, tracer_provider)
     for pool in config.pools:
         await engine.put_pool(pool)
     if sqlite:
@@ -143,8 +167,20 @@ async def start_server(
         for service in _SERVICES
         for method in service.methods
     }
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        GrpcMetricsInterceptor(metrics, known_methods)
+    ]
+    if config.tokens:
+        interceptors.append(
+            AuthInterceptor(
+                TokenTable(config.tokens),
+                on_denied=lambda method, reason: metrics.auth_denied.labels(
+                    reason
+                ).inc(),
+            )
+        )
     server = grpc.aio.server(
-        interceptors=[GrpcMetricsInterceptor(metrics, known_methods)],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -185,25 +221,34 @@ async def start_server(
     for service in _SERVICES:
         await health.set(service.full_name, health_pb2.HealthCheckResponse.SERVING)
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        [service.full_name for service in _SERVICES]
-        + [
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
-    )
+    if config.reflection:
+        reflection.enable_server_reflection(
+            [service.full_name for service in _SERVICES]
+            + [
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+        )
 
-    port = server.add_insecure_port(config.listen)
+    if tls_files is not None:
+        port = server.add_secure_port(config.listen, server_credentials(tls_files))
+    else:
+        port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"listen: cannot bind {config.listen}")
     await server.start()
+    _warn_if_exposed(config)
 
     http_server = None
     http_port = None
     if config.http_listen:
         http_server = start_http_server(
-            config.http_listen, engine, metrics.registry, asyncio.get_running_loop()
+            config.http_listen,
+            engine,
+            metrics.registry,
+            asyncio.get_running_loop(),
+            tokens=TokenTable(config.tokens),
         )
         http_port = http_server.server_port
 
@@ -244,6 +289,37 @@ def _keepalive_pings(config: ServerConfig) -> list[tuple[str, int]]:
         # keepalive timeout, and this one defaults to 60 s.
         ("grpc.http2.ping_timeout_ms", timeout_ms),
     ]
+
+
+def _warn_if_exposed(config: ServerConfig) -> None:
+    """Warn when the ports reach beyond this host without TLS or tokens."""
+    if not is_loopback(config.listen):
+        missing = [
+            name
+            for name, present in (
+                ("tls_cert_file", bool(config.tls_cert_file)),
+                ("tokens", bool(config.tokens)),
+            )
+            if not present
+        ]
+        if missing:
+            logger.warning(
+                "listening beyond loopback without transport security or tokens",
+                extra={
+                    "event": "insecure_listen",
+                    "listen": config.listen,
+                    "missing": ",".join(missing),
+                },
+            )
+    if config.http_listen and not is_loopback(config.http_listen):
+        logger.warning(
+            "http listener reaches beyond loopback",
+            extra={
+                "event": "http_exposed",
+                "http_listen": config.http_listen,
+                "tokens": bool(config.tokens),
+            },
+        )
 
 
 def _redact(url: str) -> str:

@@ -22,6 +22,7 @@ from workpool_server.cli_bulk import (
     read_work_ids,
 )
 from workpool_server.config import ConfigError, load_config, parse_duration_us
+from workpool_server.security import ROLES, TlsSetupError, hash_token, new_token
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -79,6 +80,12 @@ SERVE_FLAGS = {
     "max_worker_streams": "open WorkerService.Work streams (default 1000)",
     "max_queued_writes": "write operations waiting for the database before "
     "enqueues and cancels get UNAVAILABLE (default 10000)",
+    "tls_cert_file": "PEM certificate chain: serve TLS on the gRPC port",
+    "tls_key_file": "PEM private key of tls_cert_file",
+    "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",
+    "reflection": "serve gRPC server reflection: true or false (default true)",
+    "tracing": "off, or otlp to export OpenTelemetry spans over OTLP/HTTP to "
+    "OTEL_EXPORTER_OTLP_ENDPOINT (default off)",
 }
 
 
@@ -127,11 +134,24 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
     enqueue.add_argument("--max-attempts", type=int, help="custom retry policy")
     enqueue.add_argument("--run-after", type=_duration, help="delay, such as 10s")
     enqueue.add_argument("--idempotency-key")
+    enqueue.add_argument(
+        "--concurrency-key", help="limit items of this key by the pool's max-per-key"
+    )
+    enqueue.add_argument("--priority", type=int, default=0, help="higher starts first")
+    enqueue.add_argument(
+        "--attempt-timeout", type=_duration, help="end an attempt past this, such as 5m"
+    )
     enqueue.add_argument("--on-complete", help="follow-up function name")
     enqueue.add_argument("--context", type=_json_value, help="follow-up context JSON")
 
     status = commands.add_parser("status", help="show the status of work items")
     status.add_argument("work_ids", nargs="+")
+    status.add_argument(
+        "--attempts",
+        action="store_true",
+        help="also show each attempt: worker, start and end times, outcome, error "
+        "(one Status call per id instead of one StatusBatch call)",
+    )
     _add_output(status)
 
     explain = commands.add_parser(
@@ -185,6 +205,28 @@ def _add_client_commands(commands: argparse._SubParsersAction) -> None:
         )
         action.add_argument("--status-ttl", type=_duration)
         action.add_argument("--keep-status-forever", action="store_true")
+        action.add_argument(
+            "--max-per-key", type=int, help="items of one concurrency key at once"
+        )
+        action.add_argument(
+            "--priority-aging", type=_duration, help="wait that adds 1 to priority"
+        )
+        action.add_argument("--rate-limit", type=float, help="starts per second")
+        action.add_argument(
+            "--rate-burst", type=int, help="starts allowed at once (with --rate-limit)"
+        )
+        action.add_argument("--default-attempt-timeout", type=_duration)
+        action.add_argument(
+            "--parent", help="pool whose idle capacity this one borrows"
+        )
+        action.add_argument(
+            "--breaker-failure-rate",
+            type=float,
+            help="failed fraction of attempts that opens the circuit breaker",
+        )
+        action.add_argument("--breaker-window", type=_duration)
+        action.add_argument("--breaker-min-attempts", type=int)
+        action.add_argument("--breaker-cool-down", type=_duration)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,10 +239,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="server address for client commands (WORKPOOL_SERVER; default "
         f"{DEFAULT_SERVER})",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WORKPOOL_TOKEN"),
+        help="bearer token for client commands (WORKPOOL_TOKEN)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=os.environ.get("WORKPOOL_CA_FILE"),
+        help="connect with TLS, trusting this CA's PEM file (WORKPOOL_CA_FILE)",
+    )
+    parser.add_argument(
+        "--cert-file",
+        default=os.environ.get("WORKPOOL_CERT_FILE"),
+        help="client certificate for mutual TLS (WORKPOOL_CERT_FILE)",
+    )
+    parser.add_argument(
+        "--key-file",
+        default=os.environ.get("WORKPOOL_KEY_FILE"),
+        help="client key for mutual TLS (WORKPOOL_KEY_FILE)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands)
+    _add_token_commands(commands)
     _add_client_commands(commands)
     return parser
+
+
+def _add_token_commands(commands: argparse._SubParsersAction) -> None:
+    token = commands.add_parser("token", help="make and hash bearer tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create", help="print a new token and its [[tokens]] entry"
+    )
+    create.add_argument("--name", required=True, help="name for logs and metrics")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=ROLES,
+        dest="roles",
+        help="role to grant; repeat for several",
+    )
+    actions.add_parser("hash", help="print the sha256 of a token read from stdin")
+
+
+def _run_token(options: argparse.Namespace) -> int:
+    if options.action == "hash":
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("workpool: token hash: no token on standard input", file=sys.stderr)
+            return 2
+        print(hash_token(token))
+        return 0
+
+    token = new_token()
+    roles = ", ".join(f'"{role}"' for role in dict.fromkeys(options.roles))
+    print(f"token: {token}", file=sys.stderr)
+    print("Give the token to its user; the server's config needs only:")
+    print()
+    print("[[tokens]]")
+    print(f"name = {json.dumps(options.name)}")
+    print(f'sha256 = "{hash_token(token)}"')
+    print(f"roles = [{roles}]")
+    return 0
 
 
 _print = cli_output.print_json
@@ -222,6 +324,9 @@ def _serve(options: argparse.Namespace) -> int:
         asyncio.run(serve(config))
     except KeyboardInterrupt:
         pass
+    except TlsSetupError as error:
+        print(f"workpool: invalid configuration: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"workpool: cannot start: {error}", file=sys.stderr)
         return 1
@@ -235,22 +340,58 @@ def _serve(options: argparse.Namespace) -> int:
     return 0
 
 
+def _status(client, options: argparse.Namespace) -> int:
+    import workpool
+
+    if options.attempts:
+        statuses = [
+            _status_with_attempts(client, work_id) for work_id in options.work_ids
+        ]
+    else:
+        statuses = client.status_batch(options.work_ids)
+
+    if options.output == "text":
+        print(cli_output.status_table(statuses))
+        if options.attempts:
+            print()
+            print(cli_output.attempts_table(statuses))
+    else:
+        for status in statuses:
+            _print(status)
+    if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
+        return 1
+    return 0
+
+
+def _status_with_attempts(client, work_id: str):
+    import workpool
+
+    try:
+        return client.status(work_id, include_attempts=True)
+    except workpool.NotFoundError:
+        # StatusBatch returns NOT_FOUND for such an id too, so one unknown id
+        # does not hide the others.
+        return workpool.WorkStatus(work_id=work_id, state=workpool.WorkState.NOT_FOUND)
+
+
 def _run_client(options: argparse.Namespace) -> int:
     import workpool
 
-    with workpool.Client(options.server) as client:
+    credentials = None
+    if options.ca_file or options.cert_file or options.key_file:
+        credentials = workpool.tls_credentials(
+            ca_file=options.ca_file,
+            cert_file=options.cert_file,
+            key_file=options.key_file,
+        )
+    with workpool.Client(
+        options.server, credentials=credentials, token=options.token or None
+    ) as client:
         command = options.command
         if command == "enqueue":
             return _enqueue(client, options)
         if command == "status":
-            statuses = client.status_batch(options.work_ids)
-            if options.output == "text":
-                print(cli_output.status_table(statuses))
-            else:
-                for status in statuses:
-                    _print(status)
-            if any(s.state is workpool.WorkState.NOT_FOUND for s in statuses):
-                return 1
+            return _status(client, options)
         elif command == "explain":
             explanation = client.explain(options.work_id)
             if options.output == "text":
@@ -302,6 +443,9 @@ def _enqueue(client: Any, options: argparse.Namespace) -> int:
         on_complete=on_complete,
         run_after=options.run_after,
         idempotency_key=options.idempotency_key,
+        concurrency_key=options.concurrency_key,
+        priority=options.priority,
+        attempt_timeout=options.attempt_timeout,
     )
     _print({"work_id": work_id})
     return 0
@@ -382,16 +526,47 @@ def _run_pools(client: Any, options: argparse.Namespace) -> None:
         settings["status_ttl"] = options.status_ttl
     if options.keep_status_forever:
         settings["keep_status_forever"] = True
+    settings.update(_scheduling_settings(options))
     if action == "create":
         _print(client.create_pool(options.name, **settings))
     else:
         _print(client.update_pool(options.name, **settings))
 
 
+def _scheduling_settings(options: argparse.Namespace) -> dict[str, Any]:
+    import workpool
+
+    settings: dict[str, Any] = {}
+    for name in ("max_per_key", "priority_aging", "default_attempt_timeout", "parent"):
+        if getattr(options, name) is not None:
+            settings[name] = getattr(options, name)
+    if options.rate_limit is not None:
+        settings["rate_limit"] = workpool.RateLimit(
+            per_second=options.rate_limit, burst=options.rate_burst or 1
+        )
+    elif options.rate_burst is not None:
+        raise ValueError("--rate-burst needs --rate-limit")
+    breaker = {
+        "window": options.breaker_window,
+        "min_attempts": options.breaker_min_attempts,
+        "cool_down": options.breaker_cool_down,
+    }
+    given = {name: value for name, value in breaker.items() if value is not None}
+    if options.breaker_failure_rate is not None:
+        settings["circuit_breaker"] = workpool.CircuitBreaker(
+            failure_rate=options.breaker_failure_rate, **given
+        )
+    elif given:
+        raise ValueError("--breaker-* settings need --breaker-failure-rate")
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     if options.command == "serve":
         return _serve(options)
+    if options.command == "token":
+        return _run_token(options)
 
     import workpool
 

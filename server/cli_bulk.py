@@ -32,6 +32,9 @@ ITEM_KEYS = frozenset(
         "idempotency_key",
         "on_complete",
         "context",
+        "concurrency_key",
+        "priority",
+        "attempt_timeout",
     }
 )
 
@@ -93,22 +96,27 @@ def _parse_item(line: str) -> Any:
         args=fields.get("args"),
         retry=retry,
         on_complete=on_complete,
-        run_after=_run_after(fields.get("run_after")),
+        run_after=_duration_field(fields.get("run_after"), "run_after"),
         idempotency_key=fields.get("idempotency_key"),
+        concurrency_key=fields.get("concurrency_key"),
+        priority=fields.get("priority", 0),
+        attempt_timeout=_duration_field(
+            fields.get("attempt_timeout"), "attempt_timeout"
+        ),
     )
 
 
-def _run_after(value: Any) -> timedelta | None:
+def _duration_field(value: Any, name: str) -> timedelta | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     if isinstance(value, str):
         try:
-            return timedelta(microseconds=parse_duration_us(value, "run_after"))
+            return timedelta(microseconds=parse_duration_us(value, name))
         except ConfigError as error:
             raise ValueError(str(error)) from None
-    raise ValueError(f"run_after must be seconds or a duration such as 10s: {value!r}")
+    raise ValueError(f"{name} must be seconds or a duration such as 10s: {value!r}")
 
 
 def enqueue_items(

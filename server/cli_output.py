@@ -92,6 +92,31 @@ def status_table(statuses: Sequence[Any]) -> str:
     return format_table(headers, rows)
 
 
+def attempts_table(statuses: Sequence[Any]) -> str:
+    """Tabulate the attempts of every status, one row per attempt."""
+    headers = ("WORK_ID", "ATTEMPT", "WORKER", "STARTED", "ENDED", "OUTCOME", "ERROR")
+    rows = [
+        (
+            status.work_id,
+            attempt.attempt,
+            _worker(attempt),
+            attempt.started_at,
+            attempt.ended_at,
+            attempt.outcome or "running",
+            attempt.error or None,
+        )
+        for status in statuses
+        for attempt in status.attempts
+    ]
+    return format_table(headers, rows)
+
+
+def _worker(attempt: Any) -> str:
+    if attempt.worker_name:
+        return f"{attempt.worker_name} ({attempt.worker_id})"
+    return attempt.worker_id
+
+
 def explanation_table(explanation: Any) -> str:
     status = explanation.status
     rows = [

@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from workpool_server.engine.model import (
+    DEFAULT_BREAKER_MIN_ATTEMPTS,
     DEFAULT_MAX_PARALLELISM,
     DEFAULT_STATUS_TTL_US,
+    CircuitBreaker,
     PoolSettings,
+    RateLimit,
     RetryPolicy,
 )
 from workpool_server.limits import pool_settings_problems
+from workpool_server.security import TokenEntry, token_entry_problems
+from workpool_server.tracing import TRACING_MODES
 
 ENV_PREFIX = "WORKPOOL_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)?\s*$")
@@ -66,7 +71,16 @@ class ServerConfig:
     sqlite_busy_timeout_us: int = 30_000_000
     log_level: str = "INFO"
     log_format: str = "text"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    """Set to require client certificates signed by this CA (mutual TLS)."""
+    reflection: bool = True
+    tracing: str = "off"
+    """off, or otlp to export spans with OTLP over HTTP."""
     pools: tuple[PoolSettings, ...] = field(default=())
+    tokens: tuple[TokenEntry, ...] = field(default=())
+    """Empty leaves the gRPC port open to every caller that reaches it."""
 
     # Keepalive and overload bounds.
     keepalive_time_us: int = 60_000_000
@@ -132,8 +146,40 @@ class ServerConfig:
             )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: use text or json, got {self.log_format!r}")
+        self._validate_security()
+        if self.tracing not in TRACING_MODES:
+            raise ConfigError(
+                f"tracing: use {' or '.join(TRACING_MODES)}, got {self.tracing!r}"
+            )
         self._validate_overload_bounds()
         return self
+
+    def _validate_security(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError(
+                "tls_cert_file, tls_key_file: set both to serve TLS, or neither"
+            )
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError(
+                "tls_client_ca_file: mutual TLS needs tls_cert_file and "
+                "tls_key_file too"
+            )
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path and not os.access(path, os.R_OK):
+                raise ConfigError(f"{name}: cannot read {path!r}")
+        seen: set[str] = set()
+        for index, entry in enumerate(self.tokens):
+            problems = token_entry_problems(entry)
+            if problems:
+                setting, problem = problems[0]
+                raise ConfigError(f"tokens[{index}].{setting}: {problem}")
+            if entry.sha256 in seen:
+                raise ConfigError(
+                    f"tokens[{index}].sha256: the same token is listed twice; "
+                    "merge the roles into one entry"
+                )
+            seen.add(entry.sha256)
 
     def _validate_overload_bounds(self) -> None:
         for name in ("keepalive_time", "keepalive_timeout"):
@@ -159,7 +205,22 @@ _DURATIONS = {
     "keepalive_time": "keepalive_time_us",
     "keepalive_timeout": "keepalive_timeout_us",
 }
-_PLAIN = {
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_boolean.__name__ = "true or false"
+
+_PLAIN: dict[str, Callable[[Any], Any]] = {
     "database_url": str,
     "listen": str,
     "http_listen": str,
@@ -174,6 +235,11 @@ _PLAIN = {
     "max_watch_streams": int,
     "max_worker_streams": int,
     "max_queued_writes": int,
+    "tls_cert_file": str,
+    "tls_key_file": str,
+    "tls_client_ca_file": str,
+    "reflection": _boolean,
+    "tracing": str,
 }
 SETTING_NAMES = tuple(_PLAIN) + tuple(_DURATIONS)
 
@@ -224,7 +290,7 @@ def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
     known = {
         "name", "max_parallelism", "retry_by_default", "status_ttl",
         "keep_status_forever", "retry",
-    }  # fmt: skip
+    } | _SCHEDULING_KEYS  # fmt: skip
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
@@ -257,7 +323,88 @@ def _read_pool_table(table: dict[str, Any], where: str) -> PoolSettings:
         retry_by_default=bool(table.get("retry_by_default", False)),
         default_retry=policy,
         status_ttl_us=ttl,
+        **_read_scheduling(table, where),
     )
+
+
+def _token_from_table(table: Any, index: int) -> TokenEntry:
+    where = f"tokens[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table with name, sha256 and roles")
+    unknown = set(table) - {"name", "sha256", "roles"}
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown keys {sorted(unknown)}: use name, sha256 and roles"
+        )
+    roles = table.get("roles", [])
+    if isinstance(roles, str) or not isinstance(roles, list):
+        raise ConfigError(f'{where}.roles: must be a list, such as ["client"]')
+    return TokenEntry(
+        name=str(table.get("name", "")),
+        sha256=str(table.get("sha256", "")),
+        roles=frozenset(str(role) for role in roles),
+    )
+
+
+# Scheduling keys of a [[pools]] table. Their ranges are checked by
+# pool_settings_problems, like those of the API.
+_SCHEDULING_KEYS = {
+    "max_per_key", "priority_aging", "rate_limit", "default_attempt_timeout",
+    "circuit_breaker", "parent",
+}  # fmt: skip
+
+
+def _read_scheduling(table: dict[str, Any], where: str) -> dict[str, Any]:
+    values: dict[str, Any] = {"max_per_key": int(table.get("max_per_key", 0))}
+    if "priority_aging" in table:
+        values["priority_aging_us"] = parse_duration_us(
+            table["priority_aging"], f"{where}.priority_aging"
+        )
+    if "default_attempt_timeout" in table:
+        values["default_attempt_timeout_us"] = parse_duration_us(
+            table["default_attempt_timeout"], f"{where}.default_attempt_timeout"
+        )
+    if "rate_limit" in table:
+        rate = _subtable(table, "rate_limit", {"per_second", "burst"}, where)
+        if "per_second" not in rate:
+            raise ConfigError(f"{where}.rate_limit.per_second: is required")
+        values["rate_limit"] = RateLimit(
+            float(rate["per_second"]), int(rate.get("burst", 0)) or 1
+        )
+    if "circuit_breaker" in table:
+        keys = {"failure_rate", "window", "min_attempts", "cool_down"}
+        breaker = _subtable(table, "circuit_breaker", keys, where)
+        if "failure_rate" not in breaker:
+            raise ConfigError(f"{where}.circuit_breaker.failure_rate: is required")
+        values["circuit_breaker"] = CircuitBreaker(
+            failure_rate=float(breaker["failure_rate"]),
+            window_us=parse_duration_us(
+                breaker.get("window", "60s"), f"{where}.circuit_breaker.window"
+            ),
+            min_attempts=int(breaker.get("min_attempts", 0))
+            or DEFAULT_BREAKER_MIN_ATTEMPTS,
+            cool_down_us=parse_duration_us(
+                breaker.get("cool_down", "30s"), f"{where}.circuit_breaker.cool_down"
+            ),
+        )
+    parent = table.get("parent")
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"{where}.parent: must be a pool name string")
+        values["parent"] = parent or None
+    return values
+
+
+def _subtable(
+    table: dict[str, Any], key: str, known: set[str], where: str
+) -> dict[str, Any]:
+    value = table[key]
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.{key}: must be a table, such as {{ ... }}")
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{where}.{key}: unknown keys {sorted(unknown)}")
+    return value
 
 
 def load_config(
@@ -279,12 +426,19 @@ def load_config(
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config: invalid TOML in {path}: {error}") from None
         pool_tables = document.pop("pools", [])
+        token_tables = document.pop("tokens", [])
         config = _apply(config, document, lambda name: f"{path}: {name}")
+        declared = [
+            _pool_from_table(table, index) for index, table in enumerate(pool_tables)
+        ]
+        # Parents are created before the pools that borrow from them.
+        declared.sort(key=lambda pool: pool.parent is not None)
         config = replace(
             config,
-            pools=tuple(
-                _pool_from_table(table, index)
-                for index, table in enumerate(pool_tables)
+            pools=tuple(declared),
+            tokens=tuple(
+                _token_from_table(table, index)
+                for index, table in enumerate(token_tables)
             ),
         )
 

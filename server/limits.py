@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from workpool_server.engine.model import PoolSettings
@@ -70,4 +71,131 @@ def pool_settings_problems(settings: PoolSettings) -> list[tuple[str, str]]:
         problems.append(
             ("status_ttl", "is longer than 3650 days: set keep_status_forever instead")
         )
+    problems.extend(scheduling_problems(settings))
+    return problems
+
+
+# Scheduling limits. Durations are bounded so that priority * aging and the
+# token-bucket arithmetic stay far inside 64-bit integers and doubles.
+CONCURRENCY_KEY = re.compile(r"[A-Za-z0-9_.:/@+=-]{1,256}")
+CONCURRENCY_KEY_RULE = (
+    "use 1 to 256 letters, digits, '_', '.', ':', '/', '@', '+', '=' or '-'"
+)
+MAX_PRIORITY = 1_000_000
+MAX_SCHEDULING_DURATION_US = 24 * 3600 * 1_000_000
+MAX_ATTEMPT_TIMEOUT_US = 7 * 24 * 3600 * 1_000_000
+MAX_RATE_PER_SECOND = 1_000_000.0
+MAX_RATE_BURST = 1_000_000
+MAX_BREAKER_MIN_ATTEMPTS = 1_000_000
+
+
+def is_concurrency_key(key: str) -> bool:
+    return CONCURRENCY_KEY.fullmatch(key) is not None
+
+
+def duration_problem(value_us: int, limit_us: int, limit_text: str) -> str | None:
+    """Describe why a duration that must be positive and bounded is invalid."""
+    if value_us <= 0:
+        return f"must be above 0, got {value_us / 1_000_000}s"
+    if value_us > limit_us:
+        return f"must be at most {limit_text}, got {value_us / 1_000_000}s"
+    return None
+
+
+def scheduling_problems(settings: PoolSettings) -> list[tuple[str, str]]:
+    """Return (setting, problem) pairs for scheduling settings out of range.
+
+    The store checks that the parent exists, because it reads the other pools.
+    """
+    problems: list[tuple[str, str]] = []
+    if not 0 <= settings.max_per_key <= MAX_PARALLELISM_LIMIT:
+        problems.append(
+            (
+                "max_per_key",
+                f"must be between 0 (no limit) and {MAX_PARALLELISM_LIMIT}, "
+                f"got {settings.max_per_key}",
+            )
+        )
+    durations = [
+        ("priority_aging", settings.priority_aging_us, MAX_SCHEDULING_DURATION_US),
+        (
+            "default_attempt_timeout",
+            settings.default_attempt_timeout_us,
+            MAX_ATTEMPT_TIMEOUT_US,
+        ),
+    ]
+    breaker = settings.circuit_breaker
+    if breaker is not None:
+        durations.append(
+            ("circuit_breaker.window", breaker.window_us, MAX_SCHEDULING_DURATION_US)
+        )
+        durations.append(
+            (
+                "circuit_breaker.cool_down",
+                breaker.cool_down_us,
+                MAX_SCHEDULING_DURATION_US,
+            )
+        )
+        if not (math.isfinite(breaker.failure_rate) and 0 < breaker.failure_rate <= 1):
+            problems.append(
+                (
+                    "circuit_breaker.failure_rate",
+                    f"must be above 0 and at most 1, got {breaker.failure_rate}",
+                )
+            )
+        if not 1 <= breaker.min_attempts <= MAX_BREAKER_MIN_ATTEMPTS:
+            problems.append(
+                (
+                    "circuit_breaker.min_attempts",
+                    f"must be between 0 (meaning 10) and {MAX_BREAKER_MIN_ATTEMPTS}, "
+                    f"got {breaker.min_attempts}",
+                )
+            )
+    for name, value_us, limit_us in durations:
+        if value_us is None:
+            continue
+        limit_text = "7 days" if limit_us == MAX_ATTEMPT_TIMEOUT_US else "1 day"
+        problem = duration_problem(value_us, limit_us, limit_text)
+        if problem is not None:
+            problems.append((name, problem))
+
+    rate = settings.rate_limit
+    if rate is not None:
+        if not (math.isfinite(rate.per_second) and rate.per_second > 0):
+            problems.append(
+                (
+                    "rate_limit.per_second",
+                    f"must be a finite number above 0, got {rate.per_second}",
+                )
+            )
+        elif rate.per_second > MAX_RATE_PER_SECOND:
+            problems.append(
+                (
+                    "rate_limit.per_second",
+                    f"must be at most {MAX_RATE_PER_SECOND:.0f}, got {rate.per_second}",
+                )
+            )
+        if not 1 <= rate.burst <= MAX_RATE_BURST:
+            problems.append(
+                (
+                    "rate_limit.burst",
+                    f"must be between 0 (meaning 1) and {MAX_RATE_BURST}, "
+                    f"got {rate.burst}",
+                )
+            )
+    if settings.parent is not None:
+        if not is_pool_name(settings.parent):
+            problems.append(
+                (
+                    "parent",
+                    f"invalid pool name {settings.parent[:140]!r}: {POOL_NAME_RULE}",
+                )
+            )
+        elif settings.parent == settings.name:
+            problems.append(
+                (
+                    "parent",
+                    "names the pool itself: name another pool, or leave it empty",
+                )
+            )
     return problems

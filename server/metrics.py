@@ -44,6 +44,12 @@ class Metrics:
         self._lock = threading.Lock()
         registry = self.registry
 
+        self.auth_denied = Counter(
+            "workpool_auth_denied",
+            "gRPC calls refused for a missing or unknown token or a missing role.",
+            ["reason"],
+            registry=registry,
+        )
         self.enqueued = Counter(
             "workpool_enqueued",
             "Work items accepted, follow-ups included.",
@@ -84,6 +90,13 @@ class Metrics:
         self.max_parallelism = Gauge(
             "workpool_pool_max_parallelism",
             "The pool's max_parallelism setting; pools sharing _other are summed.",
+            ["pool"],
+            registry=registry,
+        )
+        self.circuit_state = Gauge(
+            "workpool_pool_circuit_state",
+            "State of the pool's circuit breaker: 0 closed or none, 1 open, "
+            "2 half-open; pools sharing _other report the highest.",
             ["pool"],
             registry=registry,
         )

@@ -79,7 +79,10 @@ async def make_server(
         return databases[name]
 
     async def factory(
-        clock: Clock | None = None, database: str = "workpool.db", **overrides: Any
+        clock: Clock | None = None,
+        database: str = "workpool.db",
+        tracer_provider: Any = None,
+        **overrides: Any,
     ) -> RunningServer:
         settings: dict[str, Any] = {
             "database_url": database_url(database),
@@ -90,7 +93,9 @@ async def make_server(
         }
         settings.update(overrides)
         config = ServerConfig(**settings).validate()
-        server = await start_server(config, clock=clock)
+        server = await start_server(
+            config, clock=clock, tracer_provider=tracer_provider
+        )
         started.append(server)
         return server
 

@@ -136,6 +136,55 @@ async def test_status_text_table(cli_target):
     assert json.loads(default.stdout)["state"] == "pending"
 
 
+async def test_status_attempts(cli_target):
+    enqueued = await asyncio.to_thread(
+        _cli, cli_target, "enqueue", "jobs", "bad", "--retry", "no"
+    )
+    work_id = json.loads(enqueued.stdout)["work_id"]
+    worker = Worker(cli_target, pools=["jobs"], capacity=1, name="cli-worker")
+
+    @worker.handler("bad")
+    def bad(context, args):
+        raise NonRetryableError("disk full")
+
+    task = asyncio.create_task(worker.run_async())
+    try:
+
+        async def finished() -> bool:
+            done = await asyncio.to_thread(_cli, cli_target, "status", work_id)
+            return json.loads(done.stdout)["state"] == "finished"
+
+        await eventually(finished, timeout=30, message=f"{work_id} to finish")
+    finally:
+        await worker.stop(timedelta(seconds=1))
+        await asyncio.gather(task, return_exceptions=True)
+
+    text = await asyncio.to_thread(
+        _cli, cli_target, "status", work_id, "--attempts", "--output", "text"
+    )
+    default = await asyncio.to_thread(_cli, cli_target, "status", work_id, "--attempts")
+    unknown = await asyncio.to_thread(
+        _cli, cli_target, "status", "wk_01JD9V6GQ8M3T6Y4D3W0Y5B7ZC", "--attempts"
+    )
+
+    assert text.returncode == 0, text.stderr
+    status_table, attempts_table = text.stdout.split("\n\n")
+    header, row = attempts_table.splitlines()
+    assert header.split() == [
+        "WORK_ID", "ATTEMPT", "WORKER", "STARTED", "ENDED", "OUTCOME", "ERROR",
+    ]  # fmt: skip
+    assert row.split()[:3] == [work_id, "1", "cli-worker"]
+    assert row.split()[6] == "failure"
+    assert row.endswith("NonRetryableError: disk full")
+    [attempt] = json.loads(default.stdout)["attempts"]
+    assert attempt["attempt"] == 1
+    assert attempt["worker_name"] == "cli-worker"
+    assert attempt["outcome"] == "failure"
+    assert attempt["error"] == "NonRetryableError: disk full"
+    assert unknown.returncode == 1
+    assert json.loads(unknown.stdout)["state"] == "not_found"
+
+
 async def test_explain_text_table(cli_target):
     enqueued = await asyncio.to_thread(_cli, cli_target, "enqueue", "jobs", "f")
     work_id = json.loads(enqueued.stdout)["work_id"]

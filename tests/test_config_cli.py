@@ -90,6 +90,7 @@ async def test_flag_beats_env_beats_file(
         ([], {}, 'log_format = "xml"\n', "log_format"),
         ([], {}, 'lease_time = "5s"\n', "lease_time"),
         ([], {}, "[[pools]]\nmax_parallelism = 2\n", "pools[0].name"),
+        ([], {"WORKPOOL_TRACING": "jaeger"}, "", "tracing"),
     ],
     ids=[
         "flag-short-lease",
@@ -99,6 +100,7 @@ async def test_flag_beats_env_beats_file(
         "file-bad-choice",
         "file-unknown-key",
         "file-pool-without-name",
+        "env-unknown-tracing-mode",
     ],
 )
 def test_invalid_setting_exits_with_2(tmp_path, flags, env, config_text, setting):
@@ -194,7 +196,13 @@ async def test_cli_subcommands_print_json_lines(spawn_server):
     assert updated["max_parallelism"] == 4
     assert fetched["name"] == "jobs"
     assert fetched["max_parallelism"] == 4
-    assert fetched["stats"] == {"pending_count": 0, "running_count": 0}
+    assert fetched["stats"] == {
+        "pending_count": 0,
+        "running_count": 0,
+        "circuit_state": None,
+        "circuit_open_until": None,
+        "borrowed_count": 0,
+    }
     assert [pool["name"] for pool in listed] == ["archive", "jobs"]
 
     assert first["work_id"].startswith("wk_")
@@ -215,3 +223,55 @@ async def test_cli_subcommands_print_json_lines(spawn_server):
         third["work_id"],
     ]
     assert all(c["result"]["kind"] == "canceled" for c in completions)
+
+
+async def test_cli_scheduling_flags_reach_the_server(spawn_server):
+    server = await spawn_server().wait_ready()
+    target = server.target
+
+    _cli(target, "pools", "create", "shared")
+    [created] = _cli(
+        target,
+        "pools",
+        "create",
+        "reports",
+        "--max-parallelism",
+        "0",
+        "--max-per-key",
+        "2",
+        "--priority-aging",
+        "5s",
+        "--rate-limit",
+        "2.5",
+        "--rate-burst",
+        "4",
+        "--default-attempt-timeout",
+        "1m",
+        "--parent",
+        "shared",
+        "--breaker-failure-rate",
+        "0.5",
+        "--breaker-min-attempts",
+        "20",
+    )
+    [enqueued] = _cli(
+        target,
+        "enqueue",
+        "reports",
+        "render",
+        "--concurrency-key",
+        "tenant-7",
+        "--priority",
+        "9",
+        "--attempt-timeout",
+        "30s",
+    )
+    [status] = _cli(target, "status", enqueued["work_id"])
+
+    assert created["max_per_key"] == 2
+    assert created["rate_limit"] == {"per_second": 2.5, "burst": 4}
+    assert created["parent"] == "shared"
+    assert created["circuit_breaker"]["failure_rate"] == 0.5
+    assert created["circuit_breaker"]["min_attempts"] == 20
+    assert status["concurrency_key"] == "tenant-7"
+    assert status["priority"] == 9

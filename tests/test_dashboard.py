@@ -138,6 +138,29 @@ async def test_work_shows_status_and_explain(base_url, busy_pools):
     assert "report.build" in data["explain"]["detail"]
 
 
+async def test_work_lists_attempts(base_url, busy_pools):
+    finished = busy_pools["worker"].started[0].work_id
+    running = busy_pools["worker"].started[1].work_id
+
+    _, finished_data = await fetch_json(f"{base_url}/api/work/{finished}")
+    _, running_data = await fetch_json(f"{base_url}/api/work/{running}")
+    _, pending_data = await fetch_json(
+        f"{base_url}/api/work/{busy_pools['reports'][0]}"
+    )
+
+    [done] = finished_data["attempts"]
+    assert done["attempt"] == 1
+    assert done["worker_name"] == "scripted"
+    assert done["worker_id"].startswith("ws_")
+    assert done["outcome"] == "success"
+    assert done["ended_at_seconds"] >= done["started_at_seconds"]
+    assert done["error"] == ""
+    [active] = running_data["attempts"]
+    assert active["outcome"] is None
+    assert active["ended_at_seconds"] is None
+    assert pending_data["attempts"] == []
+
+
 async def test_work_malformed_id_is_400(base_url):
     status, data = await fetch_json(f"{base_url}/api/work/not-an-id")
 
@@ -488,3 +511,29 @@ async def test_browser_overview_and_pause(
 
 async def _contains(text, part: str) -> bool:
     return part in await text
+
+
+@pytest.mark.parametrize("database_engine", ["sqlite"])
+async def test_browser_shows_attempts(base_url, busy_pools, browser):
+    async def run(method, *args):
+        return await asyncio.to_thread(method, *args)
+
+    async def attempt_cells() -> list[str]:
+        return await run(
+            browser.run,
+            "const row = document.querySelector("
+            "'#work-attempts tr[data-attempt=\"1\"]');"
+            "return row ? [...row.children].map((cell) => cell.textContent) : [];",
+        )
+
+    work_id = busy_pools["worker"].started[0].work_id
+    await run(browser.open, base_url + "/")
+    await run(browser.type, "#work-id", work_id)
+    await run(browser.click, "#work-form button")
+    await eventually(attempt_cells, timeout=15, message="the attempts table")
+
+    cells = await attempt_cells()
+    assert cells[0] == "1"
+    assert cells[1].startswith("scripted (ws_")
+    assert cells[4] == "success"
+    assert cells[5] == "–"

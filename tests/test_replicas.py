@@ -75,18 +75,53 @@ def database_url(postgres_cluster) -> str:
 
 
 class ConcurrencyProbe:
-    """Count handlers running at once across every worker of the test."""
+    """Count handlers running at once across every worker of the test, in
+    total and per concurrency key."""
 
     def __init__(self) -> None:
         self.current = 0
         self.peak = 0
+        self.current_by_key: Counter = Counter()
+        self.peak_by_key: Counter = Counter()
 
-    def enter(self) -> None:
+    def enter(self, key: str | None = None) -> None:
         self.current += 1
         self.peak = max(self.peak, self.current)
+        if key is not None:
+            self.current_by_key[key] += 1
+            self.peak_by_key[key] = max(self.peak_by_key[key], self.current_by_key[key])
 
-    def leave(self) -> None:
+    def leave(self, key: str | None = None) -> None:
         self.current -= 1
+        if key is not None:
+            self.current_by_key[key] -= 1
+
+
+KEYS = 4
+
+
+def _mixed_item(index: int) -> workpool.WorkItem:
+    """Item `index` of the mixed load: every fifth has no key, the others
+    spread over KEYS keys, with priorities from -1 to 1."""
+    key = None if index % 5 == 0 else f"key-{index % KEYS}"
+    return workpool.WorkItem(
+        "sleep",
+        {"index": index, "key": key},
+        concurrency_key=key,
+        priority=index % 3 - 1,
+    )
+
+
+def _running_per_key(url: str, pool: str) -> int:
+    """Return the largest number of running items that share a key."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT max(running) FROM (SELECT count(*) AS running FROM work "
+            "WHERE pool = %s AND state = 2 AND lane = 1 "
+            "AND concurrency_key IS NOT NULL GROUP BY concurrency_key) AS keys",
+            (pool,),
+        ).fetchone()
+    return row[0] or 0
 
 
 def _make_worker(target: str, probe: ConcurrencyProbe, flaky: set[str]):
@@ -94,7 +129,7 @@ def _make_worker(target: str, probe: ConcurrencyProbe, flaky: set[str]):
 
     @worker.handler("sleep")
     async def sleep(context, args):
-        probe.enter()
+        probe.enter(args.get("key"))
         try:
             await asyncio.sleep(0.05)
             if args["index"] % 10 == 5 and context.work_id not in flaky:
@@ -102,20 +137,22 @@ def _make_worker(target: str, probe: ConcurrencyProbe, flaky: set[str]):
                 raise RuntimeError("first attempt of every tenth item fails")
             return args["index"]
         finally:
-            probe.leave()
+            probe.leave(args.get("key"))
 
     return worker
 
 
 async def test_replicas_hold_parallelism_limit(spawn_server, database_url):
     """300 items of 50 ms, cap 3, 30 workers over three replicas, with
-    failures, retries, lease expiries and cancels: the running count never
-    exceeds 3, and every item gets exactly one final result."""
+    failures, retries, lease expiries, cancels, priorities and concurrency
+    keys at max_per_key 1: the running count never exceeds 3, no key runs
+    twice at once, and every item gets exactly one final result."""
     replicas = await _start_replicas(spawn_server, database_url)
     client = workpool.AsyncClient(f"127.0.0.1:{replicas[0].port}")
     await client.create_pool(
         "shared",
         max_parallelism=3,
+        max_per_key=1,
         retry_by_default=True,
         default_retry=workpool.RetryPolicy(
             max_attempts=5, initial_backoff=timedelta(milliseconds=10)
@@ -145,15 +182,19 @@ async def test_replicas_hold_parallelism_limit(spawn_server, database_url):
     ]
     tasks = [asyncio.create_task(worker.run_async()) for worker in workers]
     ids += await client.enqueue_batch(
-        "shared", [workpool.WorkItem("sleep", {"index": i}) for i in range(2, 300)]
+        "shared", [_mixed_item(index) for index in range(2, 300)]
     )
     samples: list[int] = []
+    key_samples: list[int] = []
     for work_id in random.Random(7).sample(ids[150:], 10):
         await client.cancel(work_id)
 
     async def all_finished() -> bool:
         samples.append(
             await asyncio.to_thread(_running_in_database, database_url, "shared")
+        )
+        key_samples.append(
+            await asyncio.to_thread(_running_per_key, database_url, "shared")
         )
         statuses = await client.status_batch(ids)
         return all(s.state is workpool.WorkState.FINISHED for s in statuses)
@@ -162,6 +203,9 @@ async def test_replicas_hold_parallelism_limit(spawn_server, database_url):
 
     assert max(samples) <= 3
     assert probe.peak <= 3
+    assert max(key_samples) <= 1
+    assert max(probe.peak_by_key.values()) <= 1
+    assert set(probe.peak_by_key) == {f"key-{k}" for k in range(KEYS)}
     assert len(hung.started) == 2
     for started in hung.started:
         status = await client.status(started.work_id)

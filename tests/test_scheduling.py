@@ -193,6 +193,54 @@ async def test_busy_pool_leaves_slots_for_quiet(workpool_client, scripted_worker
     assert pool.stats.pending_count == 20_000 - 20 - 3
 
 
+async def test_busy_pool_with_priorities_and_keys_leaves_slots_for_quiet(
+    workpool_client, scripted_workers
+):
+    """Priorities and keys order work within a pool, not across pools.
+
+    A quiet item of the lowest priority still starts at the next free slot
+    while the busy pool holds high-priority work of many keys.
+    """
+    await workpool_client.create_pool("bulk", max_parallelism=20, max_per_key=4)
+    await workpool_client.create_pool("interactive", max_parallelism=2)
+    items = [
+        WorkItem("work", {"n": i}, concurrency_key=f"tenant-{i % 10}", priority=i % 100)
+        for i in range(5_000)
+    ]
+    await workpool_client.enqueue_batch("bulk", items)
+    worker = await scripted_workers(["bulk", "interactive"], ["work"], capacity=20)
+    await worker.wait_started(20)
+    assert {started.pool for started in worker.started} == {"bulk"}
+
+    for round_number in range(3):
+        quick = await workpool_client.enqueue(
+            "interactive",
+            "work",
+            {"round": round_number},
+            concurrency_key="tenant-0",
+            priority=-1_000_000,
+        )
+        bulk_running = next(
+            s.work_id for s in worker.running.values() if s.pool == "bulk"
+        )
+        count = len(worker.started)
+        await worker.succeed(bulk_running)
+        await worker.wait_started(count + 1)
+        assert worker.started[count].work_id == quick, f"round {round_number}"
+        await worker.succeed(quick)
+        await worker.wait_started(count + 2)
+        assert worker.started[count + 1].pool == "bulk"
+
+    # The first 20 bulk starts are the highest priorities, at most 4 a key.
+    first = worker.started[:20]
+    assert all(started.args["n"] % 100 >= 90 for started in first)
+    per_key: dict[int, int] = {}
+    for started in first:
+        key = started.args["n"] % 10
+        per_key[key] = per_key.get(key, 0) + 1
+    assert max(per_key.values()) <= 4
+
+
 async def test_delayed_item_waits_for_due_time(
     workpool_client, scripted_workers, fake_clock
 ):

@@ -16,16 +16,25 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from workpool.v1 import types_pb2, worker_service_pb2, workpool_service_pb2
 from workpool_server.clock import from_micros
 from workpool_server.engine.model import (
+    DEFAULT_BREAKER_COOL_DOWN_US,
+    DEFAULT_BREAKER_MIN_ATTEMPTS,
+    DEFAULT_BREAKER_WINDOW_US,
     DEFAULT_STATUS_TTL_US,
+    AttemptOutcome,
     AttemptReport,
+    AttemptView,
+    CircuitBreaker,
+    CircuitState,
     CompletionRecord,
     Explanation,
     NewWork,
     Outcome,
     PoolSettings,
+    RateLimit,
     ResultKind,
     RetryChoice,
     RetryPolicy,
+    SchedulingStats,
     WorkState,
     WorkStatusView,
 )
@@ -37,18 +46,24 @@ from workpool_server.errors import (
 )
 from workpool_server.ids import is_valid_work_id
 from workpool_server.limits import (
+    CONCURRENCY_KEY_RULE,
     FUNCTION_NAME_RULE,
+    MAX_ATTEMPT_TIMEOUT_US,
     MAX_ATTEMPTS_LIMIT,
     MAX_ERROR_CHARS,
     MAX_IDEMPOTENCY_KEY,
     MAX_PARALLELISM_LIMIT,
+    MAX_PRIORITY,
     MAX_SCHEDULE_AHEAD_US,
     MAX_STATUS_TTL_US,
     MAX_WORKER_CAPACITY,
     MAX_WORKER_NAME,
     POOL_NAME_RULE,
+    duration_problem,
+    is_concurrency_key,
     is_function_name,
     is_pool_name,
+    scheduling_problems,
 )
 
 __all__ = ["MAX_WORKER_CAPACITY", "MAX_WORKER_NAME"]
@@ -317,6 +332,27 @@ def new_work(
             "contains a control character: use printable characters only",
         )
 
+    concurrency_key = spec.concurrency_key or None
+    if concurrency_key is not None and not is_concurrency_key(concurrency_key):
+        raise invalid(
+            f"{field}.concurrency_key",
+            f"invalid concurrency key {concurrency_key[:270]!r}: "
+            f"{CONCURRENCY_KEY_RULE}",
+        )
+    if not -MAX_PRIORITY <= spec.priority <= MAX_PRIORITY:
+        raise invalid(
+            f"{field}.priority",
+            f"must be between {-MAX_PRIORITY} and {MAX_PRIORITY}, got {spec.priority}",
+        )
+    attempt_timeout_us = None
+    if spec.HasField("attempt_timeout"):
+        attempt_timeout_us = bounded_duration_us(
+            spec.attempt_timeout,
+            f"{field}.attempt_timeout",
+            MAX_ATTEMPT_TIMEOUT_US,
+            "7 days",
+        )
+
     return NewWork(
         function=function,
         args=args if args is not None else _NULL_ARGS,
@@ -327,7 +363,21 @@ def new_work(
         run_at_us=run_at_us,
         run_after_us=run_after_us,
         idempotency_key=key,
+        concurrency_key=concurrency_key,
+        priority=spec.priority,
+        attempt_timeout_us=attempt_timeout_us,
     )
+
+
+def bounded_duration_us(
+    message: duration_pb2.Duration, field: str, limit_us: int, limit_text: str
+) -> int:
+    """Validate a duration that must be above 0 and at most `limit_us`."""
+    micros = duration_us(message, field)
+    problem = duration_problem(micros, limit_us, limit_text)
+    if problem is not None:
+        raise invalid(field, problem)
+    return micros
 
 
 def check_batch_size(count: int, field: str, limits: Limits) -> None:
@@ -376,6 +426,9 @@ def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
         function=view.function,
         enqueued_at=to_timestamp(view.enqueued_at_us),
         last_error=view.last_error,
+        concurrency_key=view.concurrency_key or "",
+        priority=view.priority,
+        continuations=view.continuations,
     )
     if view.result is not None:
         message.result.CopyFrom(result_message(view.result))
@@ -383,6 +436,27 @@ def status_message(view: WorkStatusView) -> types_pb2.WorkStatus:
         message.ready_at.CopyFrom(to_timestamp(view.ready_at_us))
     if view.finished_at_us is not None:
         message.finished_at.CopyFrom(to_timestamp(view.finished_at_us))
+    return message
+
+
+_ATTEMPT_OUTCOMES = {
+    outcome: types_pb2.AttemptOutcome.Value(f"ATTEMPT_OUTCOME_{outcome.name}")
+    for outcome in AttemptOutcome
+}
+
+
+def attempt_message(view: AttemptView) -> types_pb2.AttemptRecord:
+    message = types_pb2.AttemptRecord(
+        attempt=view.attempt,
+        worker_id=view.worker_id,
+        worker_name=view.worker_name,
+        started_at=to_timestamp(view.started_at_us),
+        error=view.error,
+    )
+    if view.ended_at_us is not None:
+        message.ended_at.CopyFrom(to_timestamp(view.ended_at_us))
+    if view.outcome is not None:
+        message.outcome = _ATTEMPT_OUTCOMES[view.outcome]
     return message
 
 
@@ -415,6 +489,7 @@ def completion_message(record: CompletionRecord) -> types_pb2.Completion:
         result=result_message(record.outcome),
         attempts=record.attempts,
         finished_at=to_timestamp(record.finished_at_us),
+        continuations=record.continuations,
     )
     context = value_from_bytes(record.context)
     if context is not None:
@@ -478,6 +553,27 @@ def attempt_report(
             )
             return AttemptReport(message.work_id, message.attempt, outcome)
         outcome = Outcome(ResultKind.SUCCESS, return_value=value)
+    elif which == "continuation":
+        continuation = message.continuation
+        try:
+            args = payload_bytes(
+                continuation.args,
+                continuation.HasField("args"),
+                f"{field}.continuation.args",
+                limits,
+            )
+        except (InvalidArgumentError, LimitExceededError) as error:
+            # As with a return value: the same code would send the same args.
+            outcome = Outcome(
+                ResultKind.FAILURE,
+                error=f"continuation args rejected: {error}",
+                non_retryable=True,
+            )
+            return AttemptReport(message.work_id, message.attempt, outcome)
+        outcome = Outcome(
+            ResultKind.CONTINUATION,
+            continuation_args=args if args is not None else _NULL_ARGS,
+        )
     elif which == "failure":
         error = message.failure.error[:MAX_ERROR_CHARS] or "failed without a message"
         outcome = Outcome(
@@ -486,19 +582,25 @@ def attempt_report(
             non_retryable=message.failure.non_retryable,
         )
     else:
-        raise invalid(f"{field}.outcome", "is required: set success or failure")
+        raise invalid(
+            f"{field}.outcome", "is required: set success, failure or continuation"
+        )
     return AttemptReport(message.work_id, message.attempt, outcome)
 
 
 def assignment_message(assignment) -> worker_service_pb2.Assignment:
-    return worker_service_pb2.Assignment(
+    message = worker_service_pb2.Assignment(
         work_id=assignment.work_id,
         attempt=assignment.attempt,
         function=assignment.function,
         args=struct_pb2.Value.FromString(assignment.args),
         lease_expires_at=to_timestamp(assignment.lease_expires_at_us),
         pool=assignment.pool,
+        trace_context=assignment.trace_context,
     )
+    if assignment.deadline_us is not None:
+        message.deadline.CopyFrom(to_timestamp(assignment.deadline_us))
+    return message
 
 
 # Pools
@@ -538,12 +640,81 @@ def pool_settings(
     elif current is None:
         status_ttl_us = DEFAULT_STATUS_TTL_US
 
-    return PoolSettings(
+    settings = PoolSettings(
         name=name,
         max_parallelism=max_parallelism,
         retry_by_default=message.retry_by_default,
         default_retry=default_retry,
         status_ttl_us=status_ttl_us,
+        **pool_scheduling(message, field, base),
+    )
+    problems = scheduling_problems(settings)
+    if problems:
+        raise InvalidArgumentError(
+            [FieldViolation(f"{field}.{name}", text) for name, text in problems]
+        )
+    return settings
+
+
+def pool_scheduling(message: types_pb2.Pool, field: str, base: PoolSettings) -> dict:
+    """Read the scheduling settings of a Pool; unset ones keep `base`'s.
+
+    Only the wire format is checked here. scheduling_problems checks the
+    ranges, for the API and the config file alike.
+    """
+    values: dict = {}
+    if message.HasField("max_per_key"):
+        values["max_per_key"] = message.max_per_key
+    if message.HasField("priority_aging"):
+        values["priority_aging_us"] = _signed_duration_us(
+            message.priority_aging, f"{field}.priority_aging"
+        )
+    if message.HasField("rate_limit"):
+        rate = message.rate_limit
+        values["rate_limit"] = RateLimit(rate.per_second, rate.burst or 1)
+    if message.HasField("default_attempt_timeout"):
+        values["default_attempt_timeout_us"] = _signed_duration_us(
+            message.default_attempt_timeout, f"{field}.default_attempt_timeout"
+        )
+    if message.HasField("circuit_breaker"):
+        values["circuit_breaker"] = _circuit_breaker(message.circuit_breaker, field)
+    if message.parent:
+        values["parent"] = message.parent
+    return {**_scheduling_of(base), **values}
+
+
+def _scheduling_of(settings: PoolSettings) -> dict:
+    return {
+        "max_per_key": settings.max_per_key,
+        "priority_aging_us": settings.priority_aging_us,
+        "rate_limit": settings.rate_limit,
+        "default_attempt_timeout_us": settings.default_attempt_timeout_us,
+        "circuit_breaker": settings.circuit_breaker,
+        "parent": settings.parent,
+    }
+
+
+def _signed_duration_us(message: duration_pb2.Duration, field: str) -> int:
+    """Convert a Duration that may be negative, for range checks to report."""
+    seconds, nanos = message.seconds, message.nanos
+    if abs(seconds) > _MAX_DURATION_SECONDS or abs(nanos) >= 1_000_000_000:
+        raise invalid(field, "is not a valid Duration")
+    return seconds * 1_000_000 + int(nanos / 1_000)
+
+
+def _circuit_breaker(message: types_pb2.CircuitBreaker, field: str) -> CircuitBreaker:
+    where = f"{field}.circuit_breaker"
+    window = DEFAULT_BREAKER_WINDOW_US
+    if message.HasField("window"):
+        window = _signed_duration_us(message.window, f"{where}.window")
+    cool_down = DEFAULT_BREAKER_COOL_DOWN_US
+    if message.HasField("cool_down"):
+        cool_down = _signed_duration_us(message.cool_down, f"{where}.cool_down")
+    return CircuitBreaker(
+        failure_rate=message.failure_rate,
+        window_us=window,
+        min_attempts=message.min_attempts or DEFAULT_BREAKER_MIN_ATTEMPTS,
+        cool_down_us=cool_down,
     )
 
 
@@ -557,6 +728,56 @@ def pool_message(settings: PoolSettings) -> types_pb2.Pool:
     )
     if settings.status_ttl_us is not None:
         message.status_ttl.CopyFrom(to_duration(settings.status_ttl_us))
+    if settings.max_per_key:
+        message.max_per_key = settings.max_per_key
+    message.priority_aging.CopyFrom(to_duration(settings.priority_aging_us))
+    if settings.rate_limit is not None:
+        message.rate_limit.CopyFrom(
+            types_pb2.RateLimit(
+                per_second=settings.rate_limit.per_second,
+                burst=settings.rate_limit.burst,
+            )
+        )
+    if settings.default_attempt_timeout_us is not None:
+        message.default_attempt_timeout.CopyFrom(
+            to_duration(settings.default_attempt_timeout_us)
+        )
+    breaker = settings.circuit_breaker
+    if breaker is not None:
+        message.circuit_breaker.CopyFrom(
+            types_pb2.CircuitBreaker(
+                failure_rate=breaker.failure_rate,
+                window=to_duration(breaker.window_us),
+                min_attempts=breaker.min_attempts,
+                cool_down=to_duration(breaker.cool_down_us),
+            )
+        )
+    if settings.parent is not None:
+        message.parent = settings.parent
+    return message
+
+
+_CIRCUIT_STATES = {
+    CircuitState.CLOSED: types_pb2.CIRCUIT_STATE_CLOSED,
+    CircuitState.OPEN: types_pb2.CIRCUIT_STATE_OPEN,
+    CircuitState.HALF_OPEN: types_pb2.CIRCUIT_STATE_HALF_OPEN,
+}
+
+
+def pool_stats_message(
+    pending: int, running: int, scheduling: SchedulingStats
+) -> types_pb2.PoolStats:
+    message = types_pb2.PoolStats(
+        pending_count=pending,
+        running_count=running,
+        borrowed_count=scheduling.borrowed_count,
+    )
+    if scheduling.circuit_state is not None:
+        message.circuit_state = _CIRCUIT_STATES[scheduling.circuit_state]
+    if scheduling.circuit_open_until_us is not None:
+        message.circuit_open_until.CopyFrom(
+            to_timestamp(scheduling.circuit_open_until_us)
+        )
     return message
 
 

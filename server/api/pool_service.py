@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from workpool.v1 import pool_service_pb2, pool_service_pb2_grpc, types_pb2
+from workpool.v1 import pool_service_pb2, pool_service_pb2_grpc
 from workpool_server.api import convert
 from workpool_server.api.errors import mapped
 from workpool_server.engine.engine import Engine
@@ -19,6 +19,25 @@ _UPDATABLE = {
     "default_retry",
     "status_ttl",
     "keep_status_forever",
+    # Scheduling settings. A path named with its field unset clears the
+    # setting (max_per_key 0, default aging, no rate limit, timeout, breaker
+    # or parent).
+    "max_per_key",
+    "priority_aging",
+    "rate_limit",
+    "default_attempt_timeout",
+    "circuit_breaker",
+    "parent",
+}
+# Update-mask paths of the scheduling settings and the PoolSettings field each
+# sets.
+_SCHEDULING_PATHS = {
+    "max_per_key": "max_per_key",
+    "priority_aging": "priority_aging_us",
+    "rate_limit": "rate_limit",
+    "default_attempt_timeout": "default_attempt_timeout_us",
+    "circuit_breaker": "circuit_breaker",
+    "parent": "parent",
 }
 
 
@@ -36,9 +55,10 @@ class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
     async def GetPool(self, request, context):  # noqa: N802
         name = convert.check_pool_name(request.name, "name")
         settings, (pending, running) = await self._engine.get_pool(name)
+        scheduling = await self._engine.scheduling_stats(name)
         return pool_service_pb2.GetPoolResponse(
             pool=convert.pool_message(settings),
-            stats=types_pb2.PoolStats(pending_count=pending, running_count=running),
+            stats=convert.pool_stats_message(pending, running, scheduling),
         )
 
     @mapped
@@ -83,6 +103,9 @@ class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
             for path in paths:
                 if path in ("status_ttl", "keep_status_forever"):
                     changes["status_ttl_us"] = requested.status_ttl_us
+                elif path in _SCHEDULING_PATHS:
+                    attribute = _SCHEDULING_PATHS[path]
+                    changes[attribute] = getattr(requested, attribute)
                 else:
                     changes[path] = getattr(requested, path)
             return dataclasses.replace(current, **changes)

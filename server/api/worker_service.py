@@ -15,6 +15,7 @@ from workpool_server.api.admission import StreamSlots
 from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort
 from workpool_server.engine.engine import Engine
+from workpool_server.engine.model import CancelCause
 from workpool_server.engine.sessions import Outgoing, WorkerSession
 from workpool_server.errors import (
     UnavailableError,
@@ -82,14 +83,15 @@ def _split_by_size(outgoing: Outgoing) -> list[Outgoing]:
 
 def _response(outgoing: Outgoing) -> worker_service_pb2.WorkResponse:
     reasons = {
-        True: worker_service_pb2.CANCEL_REASON_LEASE_LOST,
-        False: worker_service_pb2.CANCEL_REASON_REQUESTED,
+        CancelCause.REQUESTED: worker_service_pb2.CANCEL_REASON_REQUESTED,
+        CancelCause.LEASE_LOST: worker_service_pb2.CANCEL_REASON_LEASE_LOST,
+        CancelCause.TIMEOUT: worker_service_pb2.CANCEL_REASON_TIMEOUT,
     }
     return worker_service_pb2.WorkResponse(
         assignments=[convert.assignment_message(a) for a in outgoing.assignments],
         cancels=[
             worker_service_pb2.CancelAttempt(
-                work_id=c.work_id, attempt=c.attempt, reason=reasons[c.lease_lost]
+                work_id=c.work_id, attempt=c.attempt, reason=reasons[c.cause]
             )
             for c in outgoing.cancels
         ],

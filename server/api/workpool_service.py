@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,6 +15,7 @@ from workpool_server.api.errors import abort, mapped
 from workpool_server.engine.engine import Engine
 from workpool_server.engine.model import CancelOutcome
 from workpool_server.errors import NotFoundError, WorkpoolError, invalid
+from workpool_server.tracing import Tracing
 
 _CANCEL_OUTCOMES = {
     outcome: workpool_service_pb2.CancelOutcome.Value(f"CANCEL_OUTCOME_{outcome.name}")
@@ -28,6 +30,11 @@ def work_not_found(work_id: str) -> NotFoundError:
         "longer ago than its pool's status_ttl (24 hours unless the pool sets "
         "another) and its status was deleted"
     )
+
+
+def _metadata(context, tracing: Tracing):
+    # Reading the metadata costs a copy per call, so only while tracing.
+    return context.invocation_metadata() if tracing.enabled else None
 
 
 class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
@@ -52,7 +59,11 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
             request.work, "work", self._limits, self._engine.clock.now_us()
         )
         self._check_write_backlog()
-        results, head = await self._engine.enqueue(pool, [item])
+        tracing = self._engine.tracing
+        with tracing.enqueue_span(_metadata(context, tracing), pool, 1) as trace:
+            if trace is not None:
+                item = dataclasses.replace(item, trace_context=trace)
+            results, head = await self._engine.enqueue(pool, [item])
         work_id, deduplicated = results[0]
         return workpool_service_pb2.EnqueueResponse(
             work_id=work_id, deduplicated=deduplicated, completion_sequence=head
@@ -68,7 +79,12 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
             for index, spec in enumerate(request.work)
         ]
         self._check_write_backlog()
-        results, head = await self._engine.enqueue(pool, items)
+        tracing = self._engine.tracing
+        metadata = _metadata(context, tracing)
+        with tracing.enqueue_span(metadata, pool, len(items)) as trace:
+            if trace is not None:
+                items = [dataclasses.replace(i, trace_context=trace) for i in items]
+            results, head = await self._engine.enqueue(pool, items)
         return workpool_service_pb2.EnqueueBatchResponse(
             work_ids=[work_id for work_id, _ in results], completion_sequence=head
         )
@@ -80,12 +96,26 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
     @mapped
     async def Status(self, request, context):  # noqa: N802
         work_id = convert.check_work_id(request.work_id, "work_id")
+        if request.include_attempts:
+            return await self._status_with_attempts(work_id)
+
         views = await self._engine.statuses([work_id])
         if work_id not in views:
             raise work_not_found(work_id)
         return workpool_service_pb2.StatusResponse(
             status=convert.status_message(views[work_id])
         )
+
+    async def _status_with_attempts(
+        self, work_id: str
+    ) -> workpool_service_pb2.StatusResponse:
+        found = await self._engine.status_with_attempts(work_id)
+        if found is None:
+            raise work_not_found(work_id)
+        view, attempts = found
+        status = convert.status_message(view)
+        status.attempts.extend(convert.attempt_message(a) for a in attempts)
+        return workpool_service_pb2.StatusResponse(status=status)
 
     @mapped
     async def StatusBatch(self, request, context):  # noqa: N802

@@ -30,13 +30,17 @@ from workpool_server.engine.completions import (
 from workpool_server.engine.explain import explain
 from workpool_server.engine.model import (
     AttemptReport,
+    AttemptView,
+    CancelCause,
     CancelOutcome,
+    CircuitState,
     CompletionRecord,
     Effects,
     Explanation,
     NewWork,
     PoolSettings,
     ResultAck,
+    SchedulingStats,
     WorkStatusView,
 )
 from workpool_server.engine.scaling import (
@@ -50,6 +54,7 @@ from workpool_server.engine.sessions import WorkerSession
 from workpool_server.errors import OutOfRangeError, UnavailableError
 from workpool_server.ids import WorkIdGenerator
 from workpool_server.metrics import Metrics
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import queries
 from workpool_server.store.database import Writer
 from workpool_server.store.notify import (
@@ -59,6 +64,7 @@ from workpool_server.store.notify import (
     Listener,
 )
 from workpool_server.store.queries import FollowUpArgsBuilder, Tx, WorkerSlots
+from workpool_server.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,12 @@ MAINTENANCE_BATCH = 1_000
 CANCEL_ALL_PAGE = 500
 COMPLETION_PAGE = 1_000
 GAUGE_REFRESH_SECONDS = 5.0
+# Values of workpool_pool_circuit_state; a pool without a breaker reports 0.
+CIRCUIT_GAUGE_VALUES = {
+    CircuitState.CLOSED: 0,
+    CircuitState.OPEN: 1,
+    CircuitState.HALF_OPEN: 2,
+}
 # Completions per WatchCompletions message are capped by size, so a message
 # stays under gRPC's default 4 MiB receive limit of clients that keep it.
 # One completion with the largest payloads still goes out alone.
@@ -131,6 +143,8 @@ class Engine:
         self._log_changed = asyncio.Event()
         self._listener: Listener | None = None
         self._database_url: str | None = None
+        # Replaced by the server when tracing is on.
+        self.tracing: Tracing = Tracing()
 
     def enable_replication(self, database_url: str) -> None:
         """Exchange notifications with other replicas through PostgreSQL."""
@@ -255,7 +269,7 @@ class Engine:
         for notice in effects.cancels:
             session = self._sessions.get(notice.lease_owner)
             if session is not None:
-                session.send_cancel(notice.work_id, notice.attempt, notice.lease_lost)
+                session.send_cancel(notice.work_id, notice.attempt, notice.cause)
         if effects.wake_dispatch:
             self._wake.set()
 
@@ -276,7 +290,7 @@ class Engine:
                     notice.lease_owner,
                     notice.work_id,
                     str(notice.attempt),
-                    "1" if notice.lease_lost else "0",
+                    notice.cause.name.lower(),
                 )
             )
             queries.notify(tx.connection, CANCEL_CHANNEL, payload)
@@ -291,10 +305,10 @@ class Engine:
         if channel == WAKE_CHANNEL:
             self._wake.set()
         elif channel == CANCEL_CHANNEL:
-            owner, work_id, attempt, lease_lost = rest.split(" ")
+            owner, work_id, attempt, cause = rest.split(" ")
             session = self._sessions.get(owner)
             if session is not None:
-                session.send_cancel(work_id, int(attempt), lease_lost == "1")
+                session.send_cancel(work_id, int(attempt), _cancel_cause(cause))
 
     def _on_listener_reconnect(self) -> None:
         # Notifications sent while the listener was away are lost.
@@ -362,6 +376,18 @@ class Engine:
 
         return await self.read(load)
 
+    async def scheduling_stats(self, name: str) -> SchedulingStats:
+        """Return the pool's breaker state and borrowed count."""
+        now_us = await self._now_us()
+        return await self.read(lambda c: queries.scheduling_stats(c, name, now_us))
+
+    async def _now_us(self) -> int:
+        """Return the time that due times are judged by: the database's on
+        PostgreSQL replicas, this host's otherwise."""
+        if self.settings.database_clock:
+            return await self.read(queries.database_now_us)
+        return self.clock.now_us()
+
     async def existing_pools(self, names: Sequence[str]) -> set[str]:
         return await self.read(lambda c: queries.existing_pools(c, names))
 
@@ -409,6 +435,19 @@ class Engine:
 
     async def statuses(self, work_ids: Sequence[str]) -> dict[str, WorkStatusView]:
         return await self.read(lambda c: queries.get_statuses(c, work_ids))
+
+    async def status_with_attempts(
+        self, work_id: str
+    ) -> tuple[WorkStatusView, list[AttemptView]] | None:
+        """Read an item's status and attempt history in one transaction."""
+
+        def load(connection: Connection):
+            view = queries.get_statuses(connection, [work_id]).get(work_id)
+            if view is None:
+                return None
+            return view, attempt_history.read_attempts(connection, work_id)
+
+        return await self.read(load)
 
     async def explain(self, work_id: str) -> Explanation | None:
         now_us = self.clock.now_us()
@@ -529,7 +568,7 @@ class Engine:
         )
         for work_id in lost:
             attempt = session.running.get(work_id, 0)
-            session.send_cancel(work_id, attempt, lease_lost=True)
+            session.send_cancel(work_id, attempt, CancelCause.LEASE_LOST)
 
     async def report(
         self, session: WorkerSession, reports: Sequence[AttemptReport]
@@ -541,6 +580,7 @@ class Engine:
             lambda tx: queries.record_results(tx, session.owner, reports)
         )
         session.send_acks(acks)
+        self.tracing.complete(session.owner, reports, acks)
         for ack in acks:
             if not ack.accepted:
                 logger.info(
@@ -656,7 +696,7 @@ class Engine:
         if not self._dispatching:
             return []
         return [
-            WorkerSlots(s.owner, s.credits, s.pools, s.functions)
+            WorkerSlots(s.owner, s.credits, s.pools, s.functions, s.name)
             for s in self._sessions.values()
             if s.credits > 0 and not s.closed
         ]
@@ -677,8 +717,9 @@ class Engine:
         lease_us = self.settings.lease_us
         retention_us = self.settings.completion_retention_us
 
-        def run(tx: Tx) -> tuple[list, int | None, bool]:
+        def run(tx: Tx) -> tuple[list, dict[str, str], int | None, bool]:
             expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
+            expired += queries.expire_deadlines(tx, MAINTENANCE_BATCH)
             swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
             if retention_us is not None:
                 swept += queries.sweep_completions(
@@ -687,7 +728,13 @@ class Engine:
             assignments = (
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
+            traces = self.tracing.stored_contexts(tx.connection, assignments)
             due = queries.next_due_us(tx.connection, tx.now_us, served)
+            # A rate-limit token or the end of a breaker's cool-down may let
+            # waiting work start, so the loop wakes then instead of polling.
+            gate_times = [at for at in tx.wake_at_us if at > tx.now_us]
+            if gate_times:
+                due = min(gate_times) if due is None else min(due, *gate_times)
             if retention_us is not None:
                 oldest = queries.oldest_completion_us(tx.connection)
                 if oldest is not None:
@@ -695,10 +742,10 @@ class Engine:
                     due = retention_due if due is None else min(due, retention_due)
             more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
             delay = None if due is None else max(due - tx.now_us, 0)
-            return assignments, delay, more
+            return assignments, traces, delay, more
 
-        assignments, delay_us, more = await self._write(run)
-        self._deliver(assignments)
+        assignments, traces, delay_us, more = await self._write(run)
+        self._deliver(self.tracing.dispatch(assignments, traces))
         if more:
             self._wake.set()
         return delay_us
@@ -746,10 +793,11 @@ class Engine:
         """Refresh the per-pool depth gauges, which need a full count, and
         the worker gauges and estimates that depend on them."""
         now_us = self.clock.now_us()
-        gauges, limits = await self.read(
+        gauges, limits, circuits = await self.read(
             lambda c, now_us=now_us: (
                 queries.queue_gauges(c, now_us),
                 queries.pool_limits(c),
+                queries.circuit_states(c, now_us),
             )
         )
         now = asyncio.get_running_loop().time()
@@ -760,6 +808,22 @@ class Engine:
         # no work get their 0 series in the same refresh.
         self._set_limits(limits)
         self._set_gauges(gauges, now_us, elapsed)
+        self._set_circuit_states(limits, circuits)
+
+    def _set_circuit_states(self, limits: dict[str, int], circuits: dict) -> None:
+        """Set the breaker gauge: 0 closed or no breaker, 1 open, 2 half-open.
+
+        Pools that share the `_other` label report the highest value among them.
+        """
+        metrics = self.metrics
+        values: dict[str, int] = {}
+        for pool in limits:
+            label = metrics.pool(pool)
+            breaker = circuits.get(pool)
+            value = 0 if breaker is None else CIRCUIT_GAUGE_VALUES[breaker.state]
+            values[label] = max(values.get(label, 0), value)
+        for label in metrics.pool_labels_seen():
+            metrics.circuit_state.labels(label).set(values.get(label, 0))
 
     def _set_limits(self, limits: dict[str, int]) -> None:
         metrics = self.metrics
@@ -830,6 +894,17 @@ def _chunks_by_size(
         size += record_size
     if chunk:
         yield chunk
+
+
+# Replicas of the previous release send "1" for a lost lease and "0" for a
+# cancel request.
+_CANCEL_CAUSES = {"1": CancelCause.LEASE_LOST, "0": CancelCause.REQUESTED} | {
+    cause.name.lower(): cause for cause in CancelCause
+}
+
+
+def _cancel_cause(text: str) -> CancelCause:
+    return _CANCEL_CAUSES.get(text, CancelCause.REQUESTED)
 
 
 def _removed_error(after: int) -> OutOfRangeError:

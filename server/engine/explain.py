@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from workpool_server.clock import from_micros
 from workpool_server.engine.model import (
+    CircuitState,
     Explanation,
     Lane,
     WaitReason,
@@ -68,8 +69,43 @@ def explain(
             "max_parallelism to start its work",
             status,
         )
+    if facts.lane is Lane.NORMAL:
+        gate = _gate_reason(facts)
+        if gate is not None:
+            return gate
+
+    return _worker_reason(facts, sessions)
+
+
+def _gate_reason(facts: WaitFacts) -> Explanation | None:
+    """Return the pool setting that keeps a ready normal item from starting, if any."""
+    status = facts.status
+    breaker = facts.breaker
+    if breaker is not None and breaker.state is CircuitState.OPEN:
+        until = breaker.open_until_us or 0
+        return Explanation(
+            WaitReason.CIRCUIT_OPEN,
+            f"pool {status.pool!r} has its circuit breaker open after too many "
+            f"failed attempts; one probe attempt may start at {_at(until)}",
+            status,
+            until_us=until,
+        )
+    if (
+        breaker is not None
+        and breaker.state is CircuitState.HALF_OPEN
+        and breaker.probe_work_id is not None
+        and breaker.probe_work_id != status.work_id
+    ):
+        return Explanation(
+            WaitReason.CIRCUIT_OPEN,
+            f"pool {status.pool!r} has its circuit breaker half-open: probe "
+            f"{breaker.probe_work_id} runs, and its result closes or reopens it",
+            status,
+            running_work_ids=(breaker.probe_work_id,),
+        )
+
     limit = facts.max_parallelism or 0
-    if facts.lane is Lane.NORMAL and facts.running_count >= limit:
+    if facts.running_count >= limit and facts.parent_idle <= 0:
         return Explanation(
             WaitReason.POOL_AT_LIMIT,
             f"pool {status.pool!r} runs {facts.running_count} items, its "
@@ -77,7 +113,34 @@ def explain(
             status,
             running_work_ids=tuple(facts.running_ids),
         )
+    pool = facts.pool
+    if (
+        pool is not None
+        and pool.max_per_key
+        and status.concurrency_key is not None
+        and facts.key_running_count >= pool.max_per_key
+    ):
+        return Explanation(
+            WaitReason.KEY_AT_LIMIT,
+            f"{facts.key_running_count} items with concurrency key "
+            f"{status.concurrency_key!r} run, the pool's max_per_key of "
+            f"{pool.max_per_key}; the item starts when one finishes",
+            status,
+            running_work_ids=tuple(facts.key_running_ids),
+        )
+    if facts.next_token_us is not None:
+        return Explanation(
+            WaitReason.RATE_LIMITED,
+            f"pool {status.pool!r} used its rate limit; the next start is allowed "
+            f"at {_at(facts.next_token_us)}",
+            status,
+            until_us=facts.next_token_us,
+        )
+    return None
 
+
+def _worker_reason(facts: WaitFacts, sessions: Iterable[WorkerSession]) -> Explanation:
+    status = facts.status
     serving = [
         session
         for session in sessions

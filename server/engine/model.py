@@ -31,6 +31,36 @@ class ResultKind(enum.IntEnum):
     SUCCESS = 1
     FAILURE = 2
     CANCELED = 3
+    # An attempt that requests another run of the item with new args. It ends an
+    # attempt, never an item, so no final result or completion has this kind.
+    CONTINUATION = 4
+
+
+class AttemptOutcome(enum.IntEnum):
+    """Outcome of one attempt, as stored in the attempts table."""
+
+    SUCCESS = 1
+    FAILURE = 2
+    LEASE_EXPIRED = 3
+    WORKER_LOST = 4
+    CANCELED = 5
+    CONTINUED = 6
+    TIMED_OUT = 7
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a work item; ended_at_us and outcome are None while
+    it runs."""
+
+    work_id: str
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at_us: int
+    ended_at_us: int | None
+    outcome: AttemptOutcome | None
+    error: str
 
 
 class CancelOutcome(enum.IntEnum):
@@ -53,6 +83,37 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
+# Scheduling defaults, applied when a pool leaves the setting unset.
+DEFAULT_PRIORITY_AGING_US = 1_000_000
+DEFAULT_BREAKER_WINDOW_US = 60_000_000
+DEFAULT_BREAKER_MIN_ATTEMPTS = 10
+DEFAULT_BREAKER_COOL_DOWN_US = 30_000_000
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Token bucket of a pool: `per_second` tokens added, at most `burst` held."""
+
+    per_second: float
+    burst: int = 1
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Failure-rate breaker of a pool, with every default resolved."""
+
+    failure_rate: float
+    window_us: int = DEFAULT_BREAKER_WINDOW_US
+    min_attempts: int = DEFAULT_BREAKER_MIN_ATTEMPTS
+    cool_down_us: int = DEFAULT_BREAKER_COOL_DOWN_US
+
+
+class CircuitState(enum.IntEnum):
+    CLOSED = 1
+    OPEN = 2
+    HALF_OPEN = 3
+
+
 @dataclass(frozen=True)
 class PoolSettings:
     name: str
@@ -61,6 +122,23 @@ class PoolSettings:
     default_retry: RetryPolicy = RetryPolicy()
     status_ttl_us: int | None = DEFAULT_STATUS_TTL_US
     """None keeps finished status forever."""
+    max_per_key: int = 0
+    """Running items per concurrency key; 0 means no per-key limit."""
+    priority_aging_us: int = DEFAULT_PRIORITY_AGING_US
+    rate_limit: RateLimit | None = None
+    default_attempt_timeout_us: int | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    parent: str | None = None
+    """Pool whose idle slots this pool may borrow."""
+
+
+@dataclass(frozen=True)
+class SchedulingStats:
+    """A pool's breaker state and borrowed count, for GetPool."""
+
+    circuit_state: CircuitState | None
+    circuit_open_until_us: int | None
+    borrowed_count: int
 
 
 class RetryChoice(enum.Enum):
@@ -85,6 +163,11 @@ class NewWork:
     run_at_us: int | None = None
     run_after_us: int | None = None
     idempotency_key: str | None = None
+    concurrency_key: str | None = None
+    priority: int = 0
+    attempt_timeout_us: int | None = None
+    trace_context: str | None = None
+    """W3C trace context of the enqueue span, as JSON; None when not traced."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +178,8 @@ class Outcome:
     return_value: bytes | None = None
     error: str = ""
     non_retryable: bool = False
+    continuation_args: bytes | None = None
+    """Args of the next run, for a CONTINUATION outcome only."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +194,9 @@ class WorkStatusView:
     finished_at_us: int | None
     result: Outcome | None
     last_error: str
+    concurrency_key: str | None = None
+    priority: int = 0
+    continuations: int = 0
 
 
 class WaitReason(enum.IntEnum):
@@ -121,6 +209,9 @@ class WaitReason(enum.IntEnum):
     QUEUED = 7
     RUNNING = 8
     FINISHED = 9
+    KEY_AT_LIMIT = 10
+    RATE_LIMITED = 11
+    CIRCUIT_OPEN = 12
 
 
 @dataclass(frozen=True)
@@ -147,6 +238,7 @@ class CompletionRecord:
     context: bytes | None
     attempts: int
     finished_at_us: int
+    continuations: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,6 +252,9 @@ class Assignment:
     lease_owner: str
     lane: Lane
     ready_at_us: int
+    deadline_us: int | None = None
+    trace_context: dict[str, str] | None = None
+    """W3C trace context of the dispatch span, set only while tracing."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +273,14 @@ class ResultAck:
     accepted: bool
 
 
+class CancelCause(enum.IntEnum):
+    """Reason the server sends a worker a cancel request for an attempt."""
+
+    REQUESTED = 1
+    LEASE_LOST = 2
+    TIMEOUT = 3
+
+
 @dataclass(frozen=True)
 class CancelNotice:
     """A cancel request to deliver to the worker stream that holds a lease."""
@@ -185,7 +288,7 @@ class CancelNotice:
     work_id: str
     attempt: int
     lease_owner: str
-    lease_lost: bool = False
+    cause: CancelCause = CancelCause.REQUESTED
 
 
 @dataclass

@@ -6,14 +6,14 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 
-from workpool_server.engine.model import Assignment, ResultAck
+from workpool_server.engine.model import Assignment, CancelCause, ResultAck
 
 
 @dataclass(frozen=True)
 class CancelMessage:
     work_id: str
     attempt: int
-    lease_lost: bool
+    cause: CancelCause
 
 
 @dataclass
@@ -59,10 +59,11 @@ class WorkerSession:
         self._outgoing.assignments.append(assignment)
         self._ready.set()
 
-    def send_cancel(self, work_id: str, attempt: int, lease_lost: bool) -> None:
-        if lease_lost:
+    def send_cancel(self, work_id: str, attempt: int, cause: CancelCause) -> None:
+        # After a lost lease or a timeout the attempt has ended on the server.
+        if cause is not CancelCause.REQUESTED:
             self.running.pop(work_id, None)
-        self._outgoing.cancels.append(CancelMessage(work_id, attempt, lease_lost))
+        self._outgoing.cancels.append(CancelMessage(work_id, attempt, cause))
         self._ready.set()
 
     def send_acks(self, acks: list[ResultAck]) -> None:

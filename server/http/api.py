@@ -13,8 +13,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from workpool_server.engine.engine import Engine
+from workpool_server.engine.gates import BreakerState
 from workpool_server.engine.model import (
+    AttemptView,
     CancelOutcome,
+    CircuitState,
     Explanation,
     PoolSettings,
     WorkStatusView,
@@ -31,6 +34,7 @@ from workpool_server.errors import (
 )
 from workpool_server.ids import is_valid_work_id
 from workpool_server.limits import MAX_PARALLELISM_LIMIT, POOL_NAME_RULE, is_pool_name
+from workpool_server.store import attempts as attempt_history
 from workpool_server.store import queries
 
 logger = logging.getLogger(__name__)
@@ -72,9 +76,13 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
             if len(page) < POOL_PAGE:
                 break
             after = page[-1].name
-        return found, queries.queue_gauges(connection, now_us)
+        return found, (
+            queries.queue_gauges(connection, now_us),
+            queries.circuit_states(connection, now_us),
+            queries.borrowed_counts(connection),
+        )
 
-    pools, gauges = await engine.read(load)
+    pools, (gauges, circuits, borrowed) = await engine.read(load)
     completed = _completed_by_label(registry)
     rows = []
     for settings in pools:
@@ -95,6 +103,7 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
                 "completed_total": (
                     completed.get(label, 0) if label == settings.name else None
                 ),
+                **_scheduling(circuits.get(settings.name), borrowed, settings),
             }
         )
     return 200, {"time_seconds": now_us / 1_000_000, "pools": rows}
@@ -132,14 +141,19 @@ async def set_parallelism(engine: Engine, name: str, body: Any) -> Reply:
 
 
 async def get_work(engine: Engine, work_id: str) -> Reply:
-    """Return one work item's status and the reason it is not running now."""
+    """Return one work item's status, the reason it is not running now and
+    its attempt history, oldest attempt first."""
     _check_work_id(work_id)
     explanation = await engine.explain(work_id)
     if explanation is None:
         raise NotFoundError(f"work item {work_id} not found: it may have expired")
+    attempts = await engine.read(
+        lambda connection: attempt_history.read_attempts(connection, work_id)
+    )
     return 200, {
         "status": _status(explanation.status),
         "explain": _explanation(explanation),
+        "attempts": [_attempt(attempt) for attempt in attempts],
     }
 
 
@@ -200,6 +214,21 @@ def _pool_settings(settings: PoolSettings) -> dict[str, Any]:
     }
 
 
+def _scheduling(
+    breaker: BreakerState | None, borrowed: dict[str, int], settings: PoolSettings
+) -> dict[str, Any]:
+    """Return the breaker state and borrowed count shown on the pool's row."""
+    open_until = None
+    if breaker is not None and breaker.state is CircuitState.OPEN:
+        open_until = _seconds(breaker.open_until_us)
+    return {
+        "circuit_state": None if breaker is None else breaker.state.name.lower(),
+        "circuit_open_until_seconds": open_until,
+        "borrowed": borrowed.get(settings.name, 0),
+        "parent": settings.parent,
+    }
+
+
 def _status(status: WorkStatusView) -> dict[str, Any]:
     result = None
     if status.result is not None:
@@ -219,6 +248,19 @@ def _status(status: WorkStatusView) -> dict[str, Any]:
         "finished_at_seconds": _seconds(status.finished_at_us),
         "result": result,
         "last_error": status.last_error,
+    }
+
+
+def _attempt(attempt: AttemptView) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "worker_id": attempt.worker_id,
+        "worker_name": attempt.worker_name,
+        "started_at_seconds": _seconds(attempt.started_at_us),
+        "ended_at_seconds": _seconds(attempt.ended_at_us),
+        # None while the attempt runs.
+        "outcome": None if attempt.outcome is None else attempt.outcome.name.lower(),
+        "error": attempt.error,
     }
 
 

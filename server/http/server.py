@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from workpool_server.engine.engine import Engine
 from workpool_server.errors import WorkpoolError
 from workpool_server.http import api
+from workpool_server.security import TokenTable
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,13 @@ def start_http_server(
     engine: Engine,
     registry: CollectorRegistry,
     loop: asyncio.AbstractEventLoop,
+    tokens: TokenTable | None = None,
 ) -> HttpServer:
-    """Bind `listen` ("host:port", "[v6]:port") and serve on a new thread."""
+    """Bind `listen` ("host:port", "[v6]:port") and serve on a new thread.
+
+    With tokens, the JSON API needs a valid bearer token, and its actions a
+    token with the admin role. /metrics and the static page stay open.
+    """
     host, _, port_text = listen.rpartition(":")
     host = host.strip("[]")
     server_class = _V6Server if ":" in host else _V4Server
@@ -91,6 +97,7 @@ def start_http_server(
     server.engine = engine
     server.registry = registry
     server.loop = loop
+    server.tokens = tokens or TokenTable(())
     running = HttpServer(server)
     running.start()
     return running
@@ -102,6 +109,7 @@ class _V4Server(ThreadingHTTPServer):
     engine: Engine
     registry: CollectorRegistry
     loop: asyncio.AbstractEventLoop
+    tokens: TokenTable
 
 
 class _V6Server(_V4Server):
@@ -122,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = resources.files(__package__).joinpath("static", name).read_bytes()
             self._send(200, body, content_type)
             return
+        if path.startswith("/api/") and not self._authorized(role=""):
+            return
         if path == "/api/pools":
             engine, registry = self.server.engine, self.server.registry
             self._call(api.list_pools(engine, registry))
@@ -134,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path
+        if not self._authorized(role="admin"):
+            return
         body = self._read_json()
         if body is _REJECTED:
             return
@@ -146,6 +158,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._call(api.cancel_work(self.server.engine, work_id))
             return
         self._send_json(404, {"error": f"no such action: {path[:200]}"})
+
+    def _authorized(self, role: str) -> bool:
+        """Check the bearer token when the server has tokens, or respond.
+
+        `role` is the role the request needs; "" accepts any valid token.
+        """
+        tokens = self.server.tokens
+        if not tokens:
+            return True
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        entry = tokens.lookup(token.strip()) if scheme.lower() == "bearer" else None
+        if entry is None or (role and role not in entry.roles):
+            # A refused POST leaves its body unread, so the connection cannot
+            # carry another request.
+            self.close_connection = True
+        if entry is None:
+            self._send_json(
+                401,
+                {"error": "send 'Authorization: Bearer TOKEN' with a listed token"},
+                extra_headers={"WWW-Authenticate": "Bearer"},
+            )
+            return False
+        if role and role not in entry.roles:
+            self._send_json(
+                403, {"error": f"token {entry.name!r} lacks the role {role!r}"}
+            )
+            return False
+        return True
 
     def _read_json(self) -> Any:
         """Read a POST body, or respond to the request and return _REJECTED.
@@ -207,12 +248,25 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 500, {"error": "internal error; see the server log"}
         self._send_json(status, body)
 
-    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+    def _send_json(
+        self,
+        status: int,
+        body: dict[str, Any],
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         payload = json.dumps(body).encode()
-        self._send(status, payload, "application/json")
+        self._send(status, payload, "application/json", extra_headers)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")

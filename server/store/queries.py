@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from workpool_server.engine import gates
 from workpool_server.engine.model import (
     Assignment,
+    AttemptOutcome,
     AttemptReport,
+    CancelCause,
     CancelNotice,
     CancelOutcome,
+    CircuitState,
     CompletionRecord,
     Effects,
     Lane,
@@ -27,6 +31,7 @@ from workpool_server.engine.model import (
     ResultAck,
     ResultKind,
     RetryPolicy,
+    SchedulingStats,
     WorkState,
     WorkStatusView,
 )
@@ -34,9 +39,13 @@ from workpool_server.engine.retry import backoff_us, resolve_policy
 from workpool_server.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
     NotFoundError,
 )
 from workpool_server.ids import WorkIdGenerator
+from workpool_server.store import attempts as attempt_history
+from workpool_server.store import scheduling
 from workpool_server.store.schema import (
     COMPLETION_SEQUENCE,
     completions,
@@ -75,6 +84,12 @@ _STATUS_COLUMNS = (
     work.c.return_value,
     work.c.non_retryable,
     work.c.finished_at_us,
+    work.c.concurrency_key,
+    work.c.priority,
+    work.c.continuations,
+    work.c.budget_start,
+    work.c.attempt_timeout_us,
+    work.c.deadline_us,
 )
 
 
@@ -89,8 +104,12 @@ class Tx:
     ids: WorkIdGenerator
     lock_rows: bool = False
     effects: Effects = field(default_factory=Effects)
+    wake_at_us: list[int] = field(default_factory=list)
+    """Future times at which a start gate may open (a rate-limit token, the
+    end of a breaker's cool-down), for the dispatch loop's next wake-up."""
     _pools: dict[str, PoolSettings] = field(default_factory=dict)
     _new_completions: list[dict] = field(default_factory=list)
+    _attempt_ends: list[dict] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolSettings | None:
         if name not in self._pools:
@@ -103,7 +122,11 @@ class Tx:
         return self._pools[name]
 
     def flush(self) -> None:
-        """Write the completion-log entries gathered by this transaction."""
+        """Write the attempt ends and completion-log entries gathered by this
+        transaction."""
+        if self._attempt_ends:
+            attempt_history.record_ends(self.connection, self._attempt_ends)
+            self._attempt_ends.clear()
         if not self._new_completions:
             return
         count = len(self._new_completions)
@@ -137,6 +160,7 @@ def pool_from_row(row: Row) -> PoolSettings:
             max_backoff_us=row.retry_max_backoff_us,
         ),
         status_ttl_us=row.status_ttl_us,
+        **scheduling.scheduling_from_row(row),
     )
 
 
@@ -149,6 +173,7 @@ def _pool_values(settings: PoolSettings) -> dict:
         "retry_base": settings.default_retry.base,
         "retry_max_backoff_us": settings.default_retry.max_backoff_us,
         "status_ttl_us": settings.status_ttl_us,
+        **scheduling.scheduling_values(settings),
     }
 
 
@@ -158,6 +183,7 @@ def create_pool(connection: Connection, settings: PoolSettings, now_us: int) -> 
     ).first()
     if exists is not None:
         raise AlreadyExistsError(f"pool {settings.name!r} already exists")
+    _check_parent(connection, settings)
     connection.execute(
         insert(pools).values(
             name=settings.name,
@@ -170,6 +196,10 @@ def create_pool(connection: Connection, settings: PoolSettings, now_us: int) -> 
 
 def put_pool(connection: Connection, settings: PoolSettings, now_us: int) -> None:
     """Create the pool or overwrite its settings."""
+    row = connection.execute(select(pools).where(pools.c.name == settings.name)).first()
+    if row is not None:
+        _check_parent(connection, settings)
+        scheduling.reset_gates(connection, pool_from_row(row), settings, now_us)
     updated = connection.execute(
         update(pools)
         .where(pools.c.name == settings.name)
@@ -177,6 +207,12 @@ def put_pool(connection: Connection, settings: PoolSettings, now_us: int) -> Non
     ).rowcount
     if not updated:
         create_pool(connection, settings, now_us)
+
+
+def _check_parent(connection: Connection, settings: PoolSettings) -> None:
+    problem = scheduling.parent_problem(connection, settings)
+    if problem is not None:
+        raise InvalidArgumentError([FieldViolation("pool.parent", problem)])
 
 
 def get_pool(connection: Connection, name: str) -> PoolSettings:
@@ -224,6 +260,13 @@ def delete_pool(connection: Connection, name: str) -> None:
             f"pool {name!r} has {pending} pending and {running} running items: "
             "cancel them with CancelAll and wait for them to finish first"
         )
+    lenders = scheduling.children(connection, name)
+    if lenders:
+        raise FailedPreconditionError(
+            f"pool {name!r} is the parent of {', '.join(lenders)}: clear their "
+            "parent setting first"
+        )
+    attempt_history.delete_for_pool(connection, name)
     connection.execute(delete(work).where(work.c.pool == name))
     connection.execute(delete(pools).where(pools.c.name == name))
 
@@ -298,6 +341,10 @@ def _new_row(tx: Tx, settings: PoolSettings, item: NewWork, work_id: str) -> dic
         ready_at = tx.now_us + item.run_after_us
 
     return {
+        "concurrency_key": item.concurrency_key,
+        "priority": item.priority,
+        "rank_us": ready_at - item.priority * settings.priority_aging_us,
+        "attempt_timeout_us": item.attempt_timeout_us,
         "id": work_id,
         "pool": settings.name,
         "function": item.function,
@@ -315,6 +362,7 @@ def _new_row(tx: Tx, settings: PoolSettings, item: NewWork, work_id: str) -> dic
         "on_complete_context": item.on_complete_context,
         "idempotency_key": item.idempotency_key,
         "cancel_requested": False,
+        "trace_context": item.trace_context,
     }
 
 
@@ -329,6 +377,7 @@ class WorkerSlots:
     credits: int
     pools: frozenset[str]
     functions: frozenset[str]
+    name: str = ""
 
 
 @dataclass
@@ -341,6 +390,25 @@ class _Candidate:
     attempt: int
     args: bytes
     ready_at_us: int
+    concurrency_key: str | None = None
+    attempt_timeout_us: int | None = None
+    borrowed_from: str | None = None
+
+
+@dataclass
+class _PoolGate:
+    """One pool's limits for the rest of a claim, counted down as it assigns."""
+
+    settings: PoolSettings
+    free_slots: int
+    lender: str | None = None
+    """Parent whose idle slots this pool may use once its own are taken."""
+    gate_starts: int | None = None
+    """Starts the rate limit and breaker allow, None for no limit."""
+    bucket: gates.Bucket | None = None
+    breaker: gates.BreakerState | None = None
+    breaker_changed: bool = False
+    started: int = 0
 
 
 def claim(
@@ -348,117 +416,281 @@ def claim(
 ) -> list[Assignment]:
     """Lease ready items to workers with free slots.
 
-    Follow-ups come first and hold no slot; then each pool's items in FIFO
-    order by ready time, up to its free parallelism. Pools take turns one
-    item at a time, so a busy pool cannot starve a quiet one of worker
-    slots.
+    Follow-ups come first and hold no slot; then each pool's items in rank
+    order (priority raised by waiting time), up to its free parallelism, its
+    per-key limit, its rate limit and its circuit breaker. A pool with a
+    parent may also use the parent's idle slots while the parent has no
+    ready item to start. Pools take turns one item at a time, so a busy pool
+    cannot starve a quiet one of worker slots.
     """
-    candidates_by_pool: dict[str, list[_Candidate]] = {}
-    free_slots: dict[str, int] = {}
     total_credits = sum(worker.credits for worker in workers)
-    if tx.lock_rows and pool_order:
-        # Lock in name order, so that replicas claiming at once cannot
-        # deadlock on each other's pools.
-        tx.connection.execute(
-            select(pools.c.name)
-            .where(pools.c.name.in_(pool_order))
-            .order_by(pools.c.name)
-            .with_for_update()
-        ).all()
+    served: dict[str, frozenset[str]] = {}
     for pool_name in pool_order:
         functions = frozenset().union(
             *(w.functions for w in workers if pool_name in w.pools and w.credits > 0)
         )
-        if not functions:
+        if functions:
+            served[pool_name] = functions
+    rows = _lock_pools(tx, served)
+
+    # Parents first, so that a child's claim can tell whether its parent starts work.
+    gates_by_pool: dict[str, _PoolGate] = {}
+    candidates_by_pool: dict[str, list[_Candidate]] = {}
+    for pool_name in sorted(
+        rows, key=lambda name: (rows[name].parent is not None, name)
+    ):
+        row = rows[pool_name]
+        settings = pool_from_row(row)
+        gate = _open_gate(tx, settings, row)
+        gates_by_pool[pool_name] = gate
+        functions = served.get(pool_name)
+        if functions is None:
             continue
-        max_parallelism = _lock_pool(tx, pool_name)
-        if max_parallelism is None:
-            continue
-        free = max(max_parallelism - _running_count(tx, pool_name), 0)
-        free_slots[pool_name] = free
         follow_ups = _ready(tx, pool_name, functions, Lane.FOLLOW_UP, total_credits)
-        normal = _ready(tx, pool_name, functions, Lane.NORMAL, min(free, total_credits))
+        borrowable = _borrowable(tx, settings, gates_by_pool, candidates_by_pool)
+        if borrowable:
+            gate.lender = settings.parent
+        limit = min(gate.free_slots + borrowable, total_credits)
+        if gate.gate_starts is not None:
+            limit = min(limit, gate.gate_starts)
+        normal = _ready(
+            tx, pool_name, functions, Lane.NORMAL, limit, settings.max_per_key
+        )
         if follow_ups or normal:
             candidates_by_pool[pool_name] = follow_ups + normal
 
     credits = {worker.owner: worker.credits for worker in workers}
     chosen: list[tuple[_Candidate, str]] = []
-    queues = {name: iter(items) for name, items in candidates_by_pool.items()}
+    queues = {
+        name: iter(items)
+        for name in pool_order
+        if (items := candidates_by_pool.get(name))
+    }
     while queues and any(credits.values()):
         for pool_name in list(queues):
-            picked = _next_assignable(queues, pool_name, workers, credits, free_slots)
+            picked = _next_assignable(
+                queues, pool_name, workers, credits, gates_by_pool
+            )
             if picked is not None:
                 chosen.append(picked)
 
-    return _lease(tx, chosen, lease_us)
+    assignments = _lease(tx, chosen, lease_us, gates_by_pool)
+    _close_gates(tx, gates_by_pool)
+    names = {worker.owner: worker.name for worker in workers}
+    attempt_history.record_starts(
+        tx.connection,
+        [
+            (a.work_id, a.attempt, a.lease_owner, names[a.lease_owner])
+            for a in assignments
+        ],
+        tx.now_us,
+    )
+    return assignments
 
 
-def _lock_pool(tx: Tx, pool_name: str) -> int | None:
-    """Return the pool's max_parallelism, locking its row on PostgreSQL.
+def _lock_pools(tx: Tx, served: dict[str, frozenset[str]]) -> dict[str, Row]:
+    """Read the served pools and their parents, locking their rows.
 
-    The lock makes claims of one pool take turns across replicas, so each
-    claim counts the running items after the previous claim committed.
+    Rows are locked in name order, so that replicas claiming at once cannot
+    deadlock on each other's pools. The lock makes claims of one pool take
+    turns across replicas, so each claim counts the running items, per-key
+    counts, tokens and breaker state after the previous claim committed.
     """
-    query = select(pools.c.max_parallelism).where(pools.c.name == pool_name)
+    if not served:
+        return {}
+    names = sorted(served)
+    parents = select(pools.c.parent).where(
+        pools.c.name.in_(names), pools.c.parent.is_not(None)
+    )
+    query = (
+        select(pools)
+        .where(pools.c.name.in_(names) | pools.c.name.in_(parents.scalar_subquery()))
+        .order_by(pools.c.name)
+    )
     if tx.lock_rows:
         query = query.with_for_update()
-    return tx.connection.execute(query).scalar()
+    return {row.name: row for row in tx.connection.execute(query)}
 
 
-def _running_count(tx: Tx, pool_name: str) -> int:
-    """Count the pool's running items that hold a parallelism slot."""
-    return tx.connection.execute(
-        select(func.count()).where(
-            work.c.pool == pool_name,
-            work.c.state == WorkState.RUNNING,
-            work.c.lane == Lane.NORMAL,
+def _open_gate(tx: Tx, settings: PoolSettings, row: Row) -> _PoolGate:
+    """Count the pool's free slots and what its rate limit and breaker allow."""
+    connection = tx.connection
+    used = scheduling.own_running(connection, settings.name)
+    used += scheduling.lent_running(connection, settings.name)
+    gate = _PoolGate(settings, max(settings.max_parallelism - used, 0))
+
+    if settings.rate_limit is not None:
+        gate.bucket = gates.refill(
+            settings.rate_limit, scheduling.stored_bucket(row), tx.now_us
         )
-    ).scalar_one()
+        gate.gate_starts = gates.whole_tokens(gate.bucket)
+
+    breaker = settings.circuit_breaker
+    if breaker is not None:
+        stored = scheduling.stored_breaker(row)
+        gate.breaker = scheduling.current_breaker(connection, breaker, row, tx.now_us)
+        gate.breaker_changed = gate.breaker != stored
+        scheduling.prune_breaker_attempts(
+            connection, settings.name, breaker, gate.breaker, tx.now_us
+        )
+        allowed = gates.breaker_allows(gate.breaker)
+        if allowed is not None:
+            gate.gate_starts = (
+                allowed if gate.gate_starts is None else min(gate.gate_starts, allowed)
+            )
+    return gate
+
+
+def _borrowable(
+    tx: Tx,
+    settings: PoolSettings,
+    gates_by_pool: dict[str, _PoolGate],
+    candidates_by_pool: dict[str, list[_Candidate]],
+) -> int:
+    """Return the parent's idle slots this pool may use, 0 without a parent or
+    while the parent has ready work of its own to start."""
+    parent_gate = gates_by_pool.get(settings.parent or "")
+    if parent_gate is None or parent_gate.free_slots <= 0:
+        return 0
+    # A paused pool starts nothing, on its own slots or borrowed ones.
+    if settings.max_parallelism == 0:
+        return 0
+    parent = parent_gate.settings
+    if parent.name in candidates_by_pool:
+        if any(c.lane is Lane.NORMAL for c in candidates_by_pool[parent.name]):
+            return 0
+    elif scheduling.has_ready_normal(tx.connection, parent.name, tx.now_us, None):
+        # NOTE: with no worker for the parent on this replica, any ready item
+        # of the parent counts as startable, even one no worker serves.
+        return 0
+    return parent_gate.free_slots
+
+
+def _close_gates(tx: Tx, gates_by_pool: dict[str, _PoolGate]) -> None:
+    """Store each pool's spent tokens and breaker state, and note when the
+    next token or the end of a cool-down may start more work."""
+    for name, gate in gates_by_pool.items():
+        bucket = gate.bucket
+        if bucket is not None:
+            bucket = gates.Bucket(bucket.tokens - gate.started, bucket.refilled_at_us)
+            limit = gate.settings.rate_limit
+            if limit is not None and gates.whole_tokens(bucket) < 1:
+                tx.wake_at_us.append(gates.next_token_us(limit, bucket))
+        breaker = gate.breaker if gate.breaker_changed else None
+        scheduling.save_gates(tx.connection, name, bucket, breaker)
+        breaker_state = gate.breaker
+        if (
+            breaker_state is not None
+            and breaker_state.state is CircuitState.OPEN
+            and breaker_state.open_until_us is not None
+        ):
+            tx.wake_at_us.append(breaker_state.open_until_us)
 
 
 def _ready(
-    tx: Tx, pool_name: str, functions: Iterable[str], lane: Lane, limit: int
+    tx: Tx,
+    pool_name: str,
+    functions: Iterable[str],
+    lane: Lane,
+    limit: int,
+    max_per_key: int = 0,
 ) -> list[_Candidate]:
+    """Return up to `limit` ready items in rank order, none of which would
+    take a concurrency key past `max_per_key` (0: no per-key limit).
+
+    Items of a key at its limit are skipped, not waited for: each round
+    reads past them, excluding keys that filled up, until `limit` items are
+    found or none is left.
+    """
     if limit <= 0:
         return []
+    key_counts = (
+        scheduling.running_by_key(tx.connection, pool_name) if max_per_key else {}
+    )
+    full_keys = {key for key, count in key_counts.items() if count >= max_per_key}
+    cursors: dict[str, tuple[int, int] | None] = dict.fromkeys(sorted(functions))
     found: list[_Candidate] = []
-    for function in sorted(functions):
-        query = (
-            select(
-                work.c.seq,
-                work.c.id,
-                work.c.function,
-                work.c.attempt,
-                work.c.args,
-                work.c.ready_at_us,
-            )
-            .where(
-                work.c.pool == pool_name,
-                work.c.function == function,
-                work.c.lane == lane,
-                work.c.state == WorkState.PENDING,
-                work.c.ready_at_us <= tx.now_us,
-            )
-            .order_by(work.c.ready_at_us, work.c.seq)
-            .limit(limit)
+    while len(found) < limit and cursors:
+        rows = []
+        wanted = limit - len(found)
+        for function, cursor in list(cursors.items()):
+            page = _ready_page(tx, pool_name, function, lane, cursor, full_keys, wanted)
+            rows.extend(page)
+            # A short page read every matching item, and later rounds only
+            # exclude more keys, so the function has nothing more to give.
+            if len(page) < wanted:
+                del cursors[function]
+        rows.sort(key=lambda row: (row.rank_us, row.seq))
+        for row in rows:
+            if len(found) >= limit:
+                break
+            if row.function in cursors:
+                cursors[row.function] = (row.rank_us, row.seq)
+            key = row.concurrency_key
+            if max_per_key and key is not None:
+                if key_counts.get(key, 0) >= max_per_key:
+                    full_keys.add(key)
+                    continue
+                key_counts[key] = key_counts.get(key, 0) + 1
+            found.append(_candidate_from_row(pool_name, lane, row))
+    return found
+
+
+def _ready_page(
+    tx: Tx,
+    pool_name: str,
+    function: str,
+    lane: Lane,
+    cursor: tuple[int, int] | None,
+    full_keys: set[str],
+    limit: int,
+) -> list[Row]:
+    query = select(
+        work.c.seq,
+        work.c.id,
+        work.c.function,
+        work.c.attempt,
+        work.c.args,
+        work.c.ready_at_us,
+        work.c.rank_us,
+        work.c.concurrency_key,
+        work.c.attempt_timeout_us,
+    ).where(
+        work.c.pool == pool_name,
+        work.c.function == function,
+        work.c.lane == lane,
+        work.c.state == WorkState.PENDING,
+        work.c.ready_at_us <= tx.now_us,
+    )
+    if cursor is not None:
+        rank, seq = cursor
+        query = query.where(
+            (work.c.rank_us > rank) | ((work.c.rank_us == rank) & (work.c.seq > seq))
         )
-        if tx.lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        for row in tx.connection.execute(query):
-            found.append(
-                _Candidate(
-                    row.seq,
-                    row.id,
-                    pool_name,
-                    row.function,
-                    lane,
-                    row.attempt,
-                    row.args,
-                    row.ready_at_us,
-                )
-            )
-    found.sort(key=lambda c: (c.ready_at_us, c.seq))
-    return found[:limit]
+    if full_keys:
+        query = query.where(
+            work.c.concurrency_key.is_(None)
+            | work.c.concurrency_key.not_in(sorted(full_keys))
+        )
+    query = query.order_by(work.c.rank_us, work.c.seq).limit(limit)
+    if tx.lock_rows:
+        query = query.with_for_update(skip_locked=True)
+    return list(tx.connection.execute(query))
+
+
+def _candidate_from_row(pool_name: str, lane: Lane, row: Row) -> _Candidate:
+    return _Candidate(
+        row.seq,
+        row.id,
+        pool_name,
+        row.function,
+        lane,
+        row.attempt,
+        row.args,
+        row.ready_at_us,
+        concurrency_key=row.concurrency_key,
+        attempt_timeout_us=row.attempt_timeout_us,
+    )
 
 
 def _next_assignable(
@@ -466,18 +698,30 @@ def _next_assignable(
     pool_name: str,
     workers: Sequence[WorkerSlots],
     credits: dict[str, int],
-    free_slots: dict[str, int],
+    gates_by_pool: dict[str, _PoolGate],
 ) -> tuple[_Candidate, str] | None:
     """Take the pool's next candidate that some worker can run now."""
+    gate = gates_by_pool[pool_name]
     for candidate in queues[pool_name]:
-        if candidate.lane is Lane.NORMAL and free_slots[pool_name] <= 0:
-            continue
+        lender = None
+        if candidate.lane is Lane.NORMAL:
+            if gate.gate_starts is not None and gate.started >= gate.gate_starts:
+                continue
+            if gate.free_slots <= 0:
+                lender = gates_by_pool.get(gate.lender or "")
+                if lender is None or lender.free_slots <= 0:
+                    continue
         owner = _pick_worker(candidate, workers, credits)
         if owner is None:
             continue
         credits[owner] -= 1
         if candidate.lane is Lane.NORMAL:
-            free_slots[pool_name] -= 1
+            gate.started += 1
+            if lender is None:
+                gate.free_slots -= 1
+            else:
+                lender.free_slots -= 1
+                candidate.borrowed_from = lender.settings.name
         return candidate, owner
     del queues[pool_name]
     return None
@@ -501,15 +745,38 @@ def _pick_worker(
 
 
 def _lease(
-    tx: Tx, chosen: list[tuple[_Candidate, str]], lease_us: int
+    tx: Tx,
+    chosen: list[tuple[_Candidate, str]],
+    lease_us: int,
+    gates_by_pool: dict[str, _PoolGate],
 ) -> list[Assignment]:
     if not chosen:
         return []
     expires = tx.now_us + lease_us
-    by_owner: dict[str, list[int]] = {}
+    groups: dict[tuple[str, str | None, int | None], list[int]] = {}
+    deadlines: dict[int, int | None] = {}
     for candidate, owner in chosen:
-        by_owner.setdefault(owner, []).append(candidate.seq)
-    for owner, seqs in by_owner.items():
+        gate = gates_by_pool[candidate.pool]
+        timeout = candidate.attempt_timeout_us
+        if timeout is None:
+            timeout = gate.settings.default_attempt_timeout_us
+        deadline = None if timeout is None else tx.now_us + timeout
+        deadlines[candidate.seq] = deadline
+        group = (owner, candidate.borrowed_from, deadline)
+        groups.setdefault(group, []).append(candidate.seq)
+        breaker = gate.breaker
+        if (
+            candidate.lane is Lane.NORMAL
+            and breaker is not None
+            and breaker.state is CircuitState.HALF_OPEN
+        ):
+            gate.breaker = gates.BreakerState(
+                CircuitState.HALF_OPEN,
+                probe_work_id=candidate.work_id,
+                probe_attempt=candidate.attempt + 1,
+            )
+            gate.breaker_changed = True
+    for (owner, borrowed_from, deadline), seqs in groups.items():
         tx.connection.execute(
             update(work)
             .where(work.c.seq.in_(seqs))
@@ -519,6 +786,8 @@ def _lease(
                 lease_owner=owner,
                 lease_expires_at_us=expires,
                 started_at_us=tx.now_us,
+                deadline_us=deadline,
+                borrowed_from=borrowed_from,
             )
         )
     tx.flush()
@@ -533,6 +802,7 @@ def _lease(
             lease_owner=owner,
             lane=c.lane,
             ready_at_us=c.ready_at_us,
+            deadline_us=deadlines[c.seq],
         )
         for c, owner in chosen
     ]
@@ -544,7 +814,7 @@ def next_due_us(
     """Return the earliest future time at which something must happen.
 
     That is the next ready time of an item some worker serves, the next
-    lease expiry, or the next status expiry.
+    lease expiry, attempt deadline, or status expiry.
     """
     times: list[int] = []
     # One query per lane, so that each is a seek in work_ready_idx whatever
@@ -564,11 +834,12 @@ def next_due_us(
                 times.append(value)
     for column, state in (
         (work.c.lease_expires_at_us, WorkState.RUNNING),
+        (work.c.deadline_us, WorkState.RUNNING),
         (work.c.expires_at_us, WorkState.FINISHED),
     ):
         query = select(func.min(column)).where(work.c.state == state)
-        if state is WorkState.FINISHED:
-            query = query.where(work.c.expires_at_us.is_not(None))
+        if column is not work.c.lease_expires_at_us:
+            query = query.where(column.is_not(None))
         value = connection.execute(query).scalar()
         if value is not None:
             times.append(value)
@@ -615,13 +886,24 @@ def record_results(
     return acks
 
 
-def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
-    """End the running attempt of `row` with `outcome`."""
+def _end_attempt(
+    tx: Tx,
+    row: Row,
+    outcome: Outcome,
+    attempt_outcome: AttemptOutcome = AttemptOutcome.FAILURE,
+) -> None:
+    """End the running attempt of `row` with `outcome`.
+
+    `attempt_outcome` is what the attempt history records for a failure that
+    came with no cancel request.
+    """
+    _record_attempt_end(tx, row, outcome, attempt_outcome)
     if row.started_at_us is not None:
         tx.effects.run_durations.append(
             (row.pool, (tx.now_us - row.started_at_us) / 1_000_000)
         )
     tx.effects.wake_dispatch = True
+    _count_for_breaker(tx, row, outcome)
 
     if outcome.kind is ResultKind.SUCCESS:
         _finish(tx, row, outcome, attempts=row.attempt)
@@ -629,26 +911,93 @@ def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
     if row.cancel_requested:
         _finish(tx, row, Outcome(ResultKind.CANCELED), attempts=row.attempt)
         return
-    if outcome.non_retryable or row.attempt >= row.max_attempts:
+    if outcome.kind is ResultKind.CONTINUATION:
+        _continue(tx, row, outcome)
+        return
+    # Attempts since the last continuation: each continuation starts a fresh
+    # retry budget.
+    budget_used = row.attempt - row.budget_start
+    if outcome.non_retryable or budget_used >= row.max_attempts:
         _finish(tx, row, outcome, attempts=row.attempt)
         return
 
     policy = RetryPolicy(
         row.max_attempts, row.initial_backoff_us, row.backoff_base, row.max_backoff_us
     )
-    delay = backoff_us(policy, row.attempt, tx.random())
+    delay = backoff_us(policy, budget_used, tx.random())
     tx.connection.execute(
         update(work)
         .where(work.c.seq == row.seq)
         .values(
             state=WorkState.PENDING,
             ready_at_us=tx.now_us + delay,
+            rank_us=_rank_us(tx, row, tx.now_us + delay),
             lease_owner=None,
             lease_expires_at_us=None,
+            deadline_us=None,
+            borrowed_from=None,
             last_error=outcome.error.encode("utf-8", "surrogatepass"),
         )
     )
     tx.effects.count(tx.effects.retried, row.pool)
+
+
+def _rank_us(tx: Tx, row: Row, ready_at_us: int) -> int:
+    settings = tx.pool(row.pool)
+    aging = settings.priority_aging_us if settings is not None else 1_000_000
+    return ready_at_us - row.priority * aging
+
+
+def _continue(tx: Tx, row: Row, outcome: Outcome) -> None:
+    """Make the item ready again at once with the continuation's args."""
+    tx.connection.execute(
+        update(work)
+        .where(work.c.seq == row.seq)
+        .values(
+            state=WorkState.PENDING,
+            args=outcome.continuation_args,
+            ready_at_us=tx.now_us,
+            rank_us=_rank_us(tx, row, tx.now_us),
+            lease_owner=None,
+            lease_expires_at_us=None,
+            deadline_us=None,
+            borrowed_from=None,
+            continuations=work.c.continuations + 1,
+            budget_start=row.attempt,
+        )
+    )
+
+
+def _record_attempt_end(
+    tx: Tx, row: Row, outcome: Outcome, attempt_outcome: AttemptOutcome
+) -> None:
+    if outcome.kind is ResultKind.SUCCESS:
+        attempt_outcome = AttemptOutcome.SUCCESS
+    elif outcome.kind is ResultKind.CONTINUATION:
+        attempt_outcome = AttemptOutcome.CONTINUED
+    elif row.cancel_requested:
+        attempt_outcome = AttemptOutcome.CANCELED
+    tx._attempt_ends.append(
+        attempt_history.attempt_end(
+            row.id, row.attempt, attempt_outcome, outcome.error, tx.now_us
+        )
+    )
+
+
+def _count_for_breaker(tx: Tx, row: Row, outcome: Outcome) -> None:
+    """Record the attempt's end for its pool's circuit breaker, if it has one.
+
+    Follow-ups and attempts that end an item as canceled do not count.
+    """
+    settings = tx.pool(row.pool)
+    if settings is None or settings.circuit_breaker is None:
+        return
+    if row.lane != Lane.NORMAL:
+        return
+    failed = outcome.kind is ResultKind.FAILURE
+    if failed and row.cancel_requested:
+        return
+    scheduling.record_breaker_attempt(tx.connection, row, tx.now_us, failed)
 
 
 def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
@@ -662,6 +1011,8 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
             state=WorkState.FINISHED,
             lease_owner=None,
             lease_expires_at_us=None,
+            deadline_us=None,
+            borrowed_from=None,
             result_kind=outcome.kind,
             return_value=outcome.return_value,
             non_retryable=outcome.non_retryable,
@@ -682,6 +1033,7 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
             "context": row.on_complete_context,
             "attempts": attempts,
             "finished_at_us": tx.now_us,
+            "continuations": row.continuations,
         }
     )
     if row.on_complete_function:
@@ -701,6 +1053,7 @@ def _insert_follow_up(tx: Tx, row: Row, outcome: Outcome) -> None:
             state=WorkState.PENDING,
             lane=Lane.FOLLOW_UP,
             ready_at_us=tx.now_us,
+            rank_us=tx.now_us,
             enqueued_at_us=tx.now_us,
             attempt=0,
             max_attempts=policy.max_attempts,
@@ -729,6 +1082,7 @@ def completion_from_mapping(entry: dict) -> CompletionRecord:
         context=entry["context"],
         attempts=entry["attempts"],
         finished_at_us=entry["finished_at_us"],
+        continuations=entry.get("continuations") or 0,
     )
 
 
@@ -768,7 +1122,7 @@ def release_owner(tx: Tx, owner: str) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, WORKER_LOST)
+    return _fail_running(tx, seqs, WORKER_LOST, AttemptOutcome.WORKER_LOST)
 
 
 SERVER_RESTARTED = (
@@ -786,7 +1140,7 @@ def release_all(tx: Tx) -> int:
         .scalars()
         .all()
     )
-    return _fail_running(tx, seqs, SERVER_RESTARTED)
+    return _fail_running(tx, seqs, SERVER_RESTARTED, AttemptOutcome.WORKER_LOST)
 
 
 def expire_leases(tx: Tx, limit: int) -> int:
@@ -803,11 +1157,17 @@ def expire_leases(tx: Tx, limit: int) -> int:
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
     seqs = tx.connection.execute(query).scalars().all()
-    return _fail_running(tx, seqs, LEASE_EXPIRED, notify_owner=True)
+    return _fail_running(
+        tx, seqs, LEASE_EXPIRED, AttemptOutcome.LEASE_EXPIRED, notify_owner=True
+    )
 
 
 def _fail_running(
-    tx: Tx, seqs: Sequence[int], error: str, notify_owner: bool = False
+    tx: Tx,
+    seqs: Sequence[int],
+    error: str,
+    attempt_outcome: AttemptOutcome,
+    notify_owner: bool = False,
 ) -> int:
     if not seqs:
         return 0
@@ -818,12 +1178,59 @@ def _fail_running(
             continue
         if notify_owner and row.lease_owner:
             tx.effects.cancels.append(
-                CancelNotice(row.id, row.attempt, row.lease_owner, lease_lost=True)
+                CancelNotice(
+                    row.id, row.attempt, row.lease_owner, CancelCause.LEASE_LOST
+                )
             )
-        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error))
+        _end_attempt(tx, row, Outcome(ResultKind.FAILURE, error=error), attempt_outcome)
         count += 1
     tx.flush()
     return count
+
+
+def expire_deadlines(tx: Tx, limit: int) -> int:
+    """End attempts that ran past their attempt timeout, at most `limit`.
+
+    Each ends as a failure, retried per the item's policy, and its worker
+    gets a cancel request with the TIMEOUT reason.
+
+    NOTE: a replica wakes for the deadlines it read at its last pass. The
+    replica that leased the attempt wakes at its deadline, and the others
+    find it at their next pass, as with lease expiry.
+    """
+    query = (
+        select(*_STATUS_COLUMNS)
+        .where(
+            work.c.state == WorkState.RUNNING,
+            work.c.deadline_us.is_not(None),
+            work.c.deadline_us <= tx.now_us,
+        )
+        .order_by(work.c.deadline_us)
+        .limit(limit)
+    )
+    if tx.lock_rows:
+        query = query.with_for_update(skip_locked=True)
+    rows = tx.connection.execute(query).all()
+    for row in rows:
+        if row.lease_owner:
+            tx.effects.cancels.append(
+                CancelNotice(row.id, row.attempt, row.lease_owner, CancelCause.TIMEOUT)
+            )
+        ran_us = row.deadline_us - (row.started_at_us or row.deadline_us)
+        error = f"attempt timed out after {_seconds_text(ran_us)}"
+        _end_attempt(
+            tx,
+            row,
+            Outcome(ResultKind.FAILURE, error=error),
+            AttemptOutcome.TIMED_OUT,
+        )
+    tx.flush()
+    return len(rows)
+
+
+def _seconds_text(micros: int) -> str:
+    """Format a duration as seconds, such as "2s" or "0.25s"."""
+    return f"{micros / 1_000_000:g}s"
 
 
 # Cancel
@@ -850,7 +1257,9 @@ def _cancel_row(tx: Tx, row: Row) -> CancelOutcome:
         tx.connection.execute(
             update(work).where(work.c.seq == row.seq).values(cancel_requested=True)
         )
-    tx.effects.cancels.append(CancelNotice(row.id, row.attempt, row.lease_owner))
+    tx.effects.cancels.append(
+        CancelNotice(row.id, row.attempt, row.lease_owner, CancelCause.REQUESTED)
+    )
     return CancelOutcome.CANCEL_REQUESTED
 
 
@@ -900,7 +1309,7 @@ def cancel_page(
 def sweep_expired(tx: Tx, limit: int) -> int:
     """Delete finished items whose status TTL has passed, at most `limit`."""
     query = (
-        select(work.c.seq)
+        select(work.c.seq, work.c.id)
         .where(
             work.c.state == WorkState.FINISHED,
             work.c.expires_at_us.is_not(None),
@@ -911,9 +1320,11 @@ def sweep_expired(tx: Tx, limit: int) -> int:
     )
     if tx.lock_rows:
         query = query.with_for_update(skip_locked=True)
-    seqs = tx.connection.execute(query).scalars().all()
-    if not seqs:
+    expired = tx.connection.execute(query).all()
+    if not expired:
         return 0
+    seqs = [row.seq for row in expired]
+    attempt_history.delete_for_work(tx.connection, [row.id for row in expired])
     return tx.connection.execute(
         delete(work).where(work.c.seq.in_(seqs), work.c.state == WorkState.FINISHED)
     ).rowcount
@@ -967,6 +1378,9 @@ def _status_from_row(row: Row) -> WorkStatusView:
         last_error=(
             row.last_error.decode("utf-8", "surrogatepass") if row.last_error else ""
         ),
+        concurrency_key=row.concurrency_key,
+        priority=row.priority,
+        continuations=row.continuations,
     )
 
 
@@ -983,6 +1397,13 @@ class WaitFacts:
     running_ids: list[str]
     running_count: int
     ahead_count: int
+    pool: PoolSettings | None = None
+    breaker: gates.BreakerState | None = None
+    next_token_us: int | None = None
+    """Time of the next rate-limit token, set while the bucket is empty."""
+    key_running_ids: list[str] = field(default_factory=list)
+    key_running_count: int = 0
+    parent_idle: int = 0
 
 
 def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts | None:
@@ -991,9 +1412,8 @@ def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts |
     ).first()
     if row is None:
         return None
-    max_parallelism = connection.execute(
-        select(pools.c.max_parallelism).where(pools.c.name == row.pool)
-    ).scalar()
+    pool_row = connection.execute(select(pools).where(pools.c.name == row.pool)).first()
+    max_parallelism = pool_row.max_parallelism if pool_row is not None else None
     running = (
         connection.execute(
             select(work.c.id)
@@ -1008,15 +1428,15 @@ def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts |
         .scalars()
         .all()
     )
-    running_count = connection.execute(
-        select(func.count()).where(
-            work.c.pool == row.pool,
-            work.c.state == WorkState.RUNNING,
-            work.c.lane == Lane.NORMAL,
-        )
-    ).scalar_one()
+    # Slots in use: the pool's own running items and those it lends.
+    running_count = scheduling.own_running(
+        connection, row.pool
+    ) + scheduling.lent_running(connection, row.pool)
     ahead = 0
     if row.state == WorkState.PENDING and row.ready_at_us <= now_us:
+        rank = connection.execute(
+            select(work.c.rank_us).where(work.c.seq == row.seq)
+        ).scalar_one()
         ahead = connection.execute(
             select(func.count()).where(
                 work.c.pool == row.pool,
@@ -1024,10 +1444,15 @@ def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts |
                 work.c.lane == row.lane,
                 work.c.state == WorkState.PENDING,
                 work.c.ready_at_us <= now_us,
-                (work.c.ready_at_us < row.ready_at_us)
-                | ((work.c.ready_at_us == row.ready_at_us) & (work.c.seq < row.seq)),
+                (work.c.rank_us < rank)
+                | ((work.c.rank_us == rank) & (work.c.seq < row.seq)),
             )
         ).scalar_one()
+    scheduling_facts = (
+        _scheduling_facts(connection, row, pool_row, now_us)
+        if pool_row is not None
+        else {}
+    )
     return WaitFacts(
         status=_status_from_row(row),
         lane=Lane(row.lane),
@@ -1038,7 +1463,88 @@ def wait_facts(connection: Connection, work_id: str, now_us: int) -> WaitFacts |
         running_ids=list(running),
         running_count=running_count,
         ahead_count=ahead,
+        **scheduling_facts,
     )
+
+
+def _scheduling_facts(
+    connection: Connection, row: Row, pool_row: Row, now_us: int
+) -> dict:
+    """Read the pool's gates and the item's key count, for Explain."""
+    settings = pool_from_row(pool_row)
+    facts: dict = {"pool": settings}
+    if settings.circuit_breaker is not None:
+        facts["breaker"] = scheduling.current_breaker(
+            connection, settings.circuit_breaker, pool_row, now_us
+        )
+    if settings.rate_limit is not None:
+        bucket = gates.refill(
+            settings.rate_limit, scheduling.stored_bucket(pool_row), now_us
+        )
+        if gates.whole_tokens(bucket) < 1:
+            facts["next_token_us"] = gates.next_token_us(settings.rate_limit, bucket)
+    if settings.max_per_key and row.concurrency_key is not None:
+        counts = scheduling.running_by_key(connection, row.pool)
+        facts["key_running_count"] = counts.get(row.concurrency_key, 0)
+        facts["key_running_ids"] = scheduling.running_ids_of_key(
+            connection, row.pool, row.concurrency_key, 20
+        )
+    if settings.parent is not None:
+        parent = connection.execute(
+            select(pools.c.max_parallelism).where(pools.c.name == settings.parent)
+        ).scalar()
+        if parent is not None:
+            used = scheduling.own_running(
+                connection, settings.parent
+            ) + scheduling.lent_running(connection, settings.parent)
+            facts["parent_idle"] = max(parent - used, 0)
+    return facts
+
+
+def scheduling_stats(connection: Connection, name: str, now_us: int) -> SchedulingStats:
+    pool_row = connection.execute(select(pools).where(pools.c.name == name)).first()
+    if pool_row is None:
+        raise NotFoundError(pool_not_found_message(name))
+    settings = pool_from_row(pool_row)
+    state = None
+    open_until = None
+    if settings.circuit_breaker is not None:
+        breaker = scheduling.current_breaker(
+            connection, settings.circuit_breaker, pool_row, now_us
+        )
+        state = breaker.state
+        if breaker.state is CircuitState.OPEN:
+            open_until = breaker.open_until_us
+    return SchedulingStats(
+        state, open_until, scheduling.borrowed_running(connection, name)
+    )
+
+
+def circuit_states(
+    connection: Connection, now_us: int
+) -> dict[str, gates.BreakerState]:
+    """Return the breaker state of every pool that has a breaker."""
+    rows = connection.execute(
+        select(pools).where(pools.c.breaker_failure_rate.is_not(None))
+    )
+    states = {}
+    for pool_row in rows.all():
+        breaker = pool_from_row(pool_row).circuit_breaker
+        if breaker is not None:
+            states[pool_row.name] = scheduling.current_breaker(
+                connection, breaker, pool_row, now_us
+            )
+    return states
+
+
+def borrowed_counts(connection: Connection) -> dict[str, int]:
+    """Return, per pool, its running items on slots borrowed from its parent."""
+    rows = connection.execute(
+        select(work.c.pool, func.count())
+        .where(work.c.state == WorkState.RUNNING, work.c.borrowed_from.is_not(None))
+        .group_by(work.c.pool)
+    )
+    return {name: count for name, count in rows}
 
 
 def get_statuses(

@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from python_scenario import ScenarioRun, StepFailed
+from python_scenario import ScenarioRun, StepFailed, connection_settings
 
 from workpool import AsyncClient, Client, WorkContext, Worker
 
@@ -117,7 +117,7 @@ def print_json(value: dict[str, Any]) -> None:
 
 
 def enqueue_role(target: str, pool: str, count: int) -> int:
-    with Client(target) as client:
+    with Client(target, **connection_settings()) as client:
         for index in range(count):
             work_id = client.enqueue(pool, "echo", {"index": index})
             print_json({"work_id": work_id})
@@ -125,7 +125,9 @@ def enqueue_role(target: str, pool: str, count: int) -> int:
 
 
 async def worker_role(target: str, pool: str, count: int) -> int:
-    worker = Worker(target, pools=[pool], capacity=ROLE_WORKER_CAPACITY)
+    worker = Worker(
+        target, pools=[pool], capacity=ROLE_WORKER_CAPACITY, **connection_settings()
+    )
     ran = 0
     done = asyncio.Event()
 
@@ -153,7 +155,7 @@ async def worker_role(target: str, pool: str, count: int) -> int:
 
 
 async def watch_role(target: str, pool: str, after: int, count: int) -> int:
-    async with AsyncClient(target) as client:
+    async with AsyncClient(target, **connection_settings()) as client:
         if count <= 0:
             return 0
         received = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import grpc
 from workpool import (
     AsyncClient,
     Completion,
+    Continue,
     InvalidArgumentError,
     NonRetryableError,
     OnComplete,
@@ -27,7 +29,9 @@ from workpool import (
     Worker,
     WorkItem,
     WorkpoolError,
+    tls_credentials,
 )
+from workpool._channel import aio_channel
 
 # How long an expect_* step keeps checking before it fails, and how often.
 EXPECT_TIMEOUT_SECONDS = 10.0
@@ -42,6 +46,20 @@ WATCH_SETTLE_SECONDS = 0.3
 
 # Grace of a graceful stop_worker: blocked handlers never finish on their own.
 STOP_GRACE = timedelta(seconds=5)
+
+
+def connection_settings() -> dict[str, Any]:
+    """TLS credentials and token from WORKPOOL_CA_FILE and WORKPOOL_TOKEN."""
+    ca_file = os.environ.get("WORKPOOL_CA_FILE")
+    return {
+        "credentials": tls_credentials(ca_file=ca_file) if ca_file else None,
+        "token": os.environ.get("WORKPOOL_TOKEN") or None,
+    }
+
+
+def open_channel(target: str) -> grpc.aio.Channel:
+    """A channel the runner owns, with the SDK's settings and the above."""
+    return aio_channel(target, options=None, **connection_settings())
 
 
 class StepFailed(Exception):
@@ -121,6 +139,28 @@ def describe(value: Any, limit: int = 120) -> str:
     return f"{text[:limit]}... ({len(text)} characters)"
 
 
+def scheduling_options(step: dict[str, Any]) -> dict[str, Any]:
+    """Convert a step's scheduling fields to keyword arguments of an enqueue.
+
+    Only the fields the step sets become arguments, so that scenarios
+    without them call the SDK exactly as before.
+    """
+    options: dict[str, Any] = {}
+    if "concurrency_key" in step:
+        options["concurrency_key"] = step["concurrency_key"]
+    if "priority" in step:
+        options["priority"] = step["priority"]
+    if "attempt_timeout_ms" in step:
+        options["attempt_timeout"] = timedelta(milliseconds=step["attempt_timeout_ms"])
+    return options
+
+
+POOL_DURATION_FIELDS = {
+    "priority_aging_ms": "priority_aging",
+    "default_attempt_timeout_ms": "default_attempt_timeout",
+}
+
+
 def retry_option(raw: Any) -> bool | RetryPolicy | None:
     """Convert a scenario's ``retry`` field to the SDK's retry argument."""
     if raw is None or isinstance(raw, bool):
@@ -188,7 +228,7 @@ class ScenarioRun:
 
     async def run(self) -> None:
         """Run every step in order; raise StepFailed at the first that fails."""
-        async with AsyncClient(self.target) as client:
+        async with AsyncClient(self.target, **connection_settings()) as client:
             self.client = client
             try:
                 await self._create_pool()
@@ -211,9 +251,19 @@ class ScenarioRun:
     async def _create_pool(self) -> None:
         settings = dict(self.scenario.get("pool", {}))
         default_retry = settings.pop("default_retry", None)
-        unknown = set(settings) - {"max_parallelism", "retry_by_default"}
+        known = {"max_parallelism", "retry_by_default", "max_per_key"}
+        unknown = set(settings) - known - set(POOL_DURATION_FIELDS)
         if unknown:
             raise StepFailed(f"unknown pool fields {sorted(unknown)}")
+
+        # Scheduling settings are passed only when set, as in
+        # scheduling_options.
+        extra: dict[str, Any] = {}
+        if "max_per_key" in settings:
+            extra["max_per_key"] = settings["max_per_key"]
+        for field_name, argument in POOL_DURATION_FIELDS.items():
+            if field_name in settings:
+                extra[argument] = timedelta(milliseconds=settings[field_name])
         await self._client.create_pool(
             self.pool,
             max_parallelism=settings.get("max_parallelism"),
@@ -221,6 +271,7 @@ class ScenarioRun:
             default_retry=None
             if default_retry is None
             else retry_option(default_retry),
+            **extra,
         )
 
     async def _tear_down(self) -> None:
@@ -327,12 +378,14 @@ class ScenarioRun:
             retry=retry_option(step.get("retry")),
             on_complete=on_complete,
             run_after=run_after,
+            **scheduling_options(step),
         )
         await self._remember(step["key"], work_id)
 
     async def _enqueue_batch(self, step: dict[str, Any]) -> None:
         args = expand_value(step.get("args"))
-        items = [WorkItem(step["function"], args) for _ in step["keys"]]
+        options = scheduling_options(step)
+        items = [WorkItem(step["function"], args, **options) for _ in step["keys"]]
         work_ids = await self._client.enqueue_batch(self.pool, items)
         for key, work_id in zip(step["keys"], work_ids, strict=True):
             await self._remember(key, work_id)
@@ -344,7 +397,7 @@ class ScenarioRun:
 
         # The runner owns the channel, so that an abrupt stop can close it
         # under the worker without the worker reporting anything.
-        channel = grpc.aio.insecure_channel(self.target)
+        channel = open_channel(self.target)
         # Worker names are unique per scenario, so that the server never
         # takes one scenario's worker for a reconnect of another's.
         worker = Worker(
@@ -477,6 +530,16 @@ class ScenarioRun:
             expected = step["previous_attempts"]
             return f"state is {seen}, expected previous_attempts {expected}"
 
+        # The SDK reports no concurrency key as None, and scenarios write "".
+        scheduling = {
+            "concurrency_key": status.concurrency_key or "",
+            "priority": status.priority,
+            "continuations": status.continuations,
+        }
+        for field_name, actual in scheduling.items():
+            if field_name in step and actual != step[field_name]:
+                return f"{field_name} is {actual!r}, expected {step[field_name]!r}"
+
         result = status.result
         if "result" in step and (result is None or result.kind.value != step["result"]):
             return f"state is {seen}, expected result {step['result']}"
@@ -593,6 +656,7 @@ class ScenarioRun:
             "block": self._block,
             "wait_for_cancel": _wait_for_cancel,
             "record": self._record,
+            "continue": _continue,
         }
         behaviour = behaviours.get(spec.get("type"))
         if behaviour is None:
@@ -650,6 +714,14 @@ async def _fail_then_succeed(
 
 async def _non_retryable(spec: dict[str, Any], context: WorkContext, args: Any) -> Any:
     raise NonRetryableError(spec.get("error", "boom"))
+
+
+async def _continue(spec: dict[str, Any], context: WorkContext, args: Any) -> Any:
+    # Continues with {"round": n + 1} until round reaches spec["times"].
+    round_number = args.get("round", 0) if isinstance(args, dict) else 0
+    if round_number < spec["times"]:
+        return Continue({"round": round_number + 1})
+    return args
 
 
 async def _wait_for_cancel(

@@ -31,9 +31,14 @@ from pathlib import Path
 
 from sdk_examples import run_examples  # a sibling module: run.py runs as a script
 
-from workpool import Client, ResultKind, WorkpoolError, WorkState
+from workpool import Client, ResultKind, WorkpoolError, WorkState, tls_credentials
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.certs import Authority  # noqa: E402  (needs the repository on sys.path)
+from workpool_server.security import hash_token, new_token  # noqa: E402
+
 SCENARIOS = REPO / "tests" / "conformance" / "scenarios"
 
 
@@ -160,16 +165,19 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="workpool-conformance-"))
     try:
-        with Server(workdir) as server:
+        # Scenarios run over TLS with a bearer token, so that every SDK's
+        # TLS and token settings are exercised; the flows and the README
+        # examples use a plaintext server, as a first try on loopback does.
+        with Server(workdir / "secure", secure=True) as secure:
             summaries = [
-                run_runner(language, server.target, args.only, workdir)
-                for language in built
+                run_runner(language, secure, args.only, workdir) for language in built
             ]
+        with Server(workdir / "plain") as server:
             cross_passed, cross_failed = run_flows(server.target, built, workdir)
             examples = (
                 run_examples(server.target, built, workdir) if args.examples else None
             )
-        server_errors = server.error_lines()
+        server_errors = secure.error_lines() + server.error_lines()
     finally:
         if args.keep_logs:
             print(f"logs kept in {workdir}")
@@ -199,14 +207,56 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Server:
-    """A workpool server on a free loopback port with a fresh SQLite file."""
+    """A workpool server on a free loopback port with a fresh SQLite file.
 
-    def __init__(self, workdir: Path) -> None:
+    A secure server serves TLS with a new CA's certificate and accepts one
+    new token with every role; `environment` tells clients how to connect.
+    """
+
+    def __init__(self, workdir: Path, secure: bool = False) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = _free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.secure = secure
+        self.environment: dict[str, str] = {}
+
+    def _secure_flags(self) -> list[str]:
+        authority = Authority(self.workdir, "conformance")
+        issued = authority.issue_server()
+        token = new_token()
+        config = self.workdir / "workpool.toml"
+        config.write_text(
+            "[[tokens]]\n"
+            'name = "conformance"\n'
+            f'sha256 = "{hash_token(token)}"\n'
+            'roles = ["client", "worker", "admin"]\n'
+        )
+        self.environment = {
+            "WORKPOOL_CA_FILE": str(authority.cert_file),
+            "WORKPOOL_TOKEN": token,
+        }
+        return [
+            "--config",
+            str(config),
+            "--tls-cert-file",
+            str(issued.cert_file),
+            "--tls-key-file",
+            str(issued.key_file),
+        ]
+
+    def client(self, timeout: float) -> Client:
+        """A client that connects the way the server expects."""
+        if not self.secure:
+            return Client(self.target, timeout=timeout)
+        return Client(
+            self.target,
+            credentials=tls_credentials(ca_file=self.environment["WORKPOOL_CA_FILE"]),
+            token=self.environment["WORKPOOL_TOKEN"],
+            timeout=timeout,
+        )
 
     def __enter__(self) -> Server:
         command = [
@@ -223,6 +273,8 @@ class Server:
             "--heartbeat-interval",
             "500ms",
         ]
+        if self.secure:
+            command += self._secure_flags()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
@@ -232,7 +284,11 @@ class Server:
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        print(f"server: listening on {self.target}, log {self.log_path}", flush=True)
+        kind = "TLS and a token" if self.secure else "plaintext"
+        print(
+            f"server: listening on {self.target} ({kind}), log {self.log_path}",
+            flush=True,
+        )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -248,7 +304,7 @@ class Server:
     def _wait_ready(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-        with Client(self.target, timeout=1.0) as client:
+        with self.client(timeout=1.0) as client:
             while True:
                 if self.process.poll() is not None:
                     raise RuntimeError(
@@ -295,12 +351,16 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 def run_runner(
-    language: str, target: str, only: str | None, workdir: Path
+    language: str, server: Server, only: str | None, workdir: Path
 ) -> tuple[str, bool]:
-    """Run one language's scenarios and return (summary line, passed)."""
+    """Run one language's scenarios and return (summary line, passed).
+
+    The runner finds the server's CA file and token in the environment
+    variables WORKPOOL_CA_FILE and WORKPOOL_TOKEN.
+    """
     command = RUNNERS[language].command + [
         "--server",
-        target,
+        server.target,
         "--scenarios",
         str(SCENARIOS),
     ]
@@ -312,7 +372,12 @@ def run_runner(
     summary: str | None = None
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True
+            command,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, **server.environment},
         )
         assert process.stdout is not None
         # A runner that hangs prints nothing, so the timeout cannot be checked

@@ -73,6 +73,8 @@ type Client struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	backoff func() *backoff
+
+	dialOptions []grpc.DialOption
 }
 
 // NewClient returns a client on an existing connection, which the caller
@@ -91,10 +93,20 @@ func NewClient(conn grpc.ClientConnInterface, opts ...ClientOption) *Client {
 	return c
 }
 
+// WithDialOptions passes options to the connection that Dial opens, such as
+// WithTLS and WithToken. A client made by NewClient ignores them.
+func WithDialOptions(options ...grpc.DialOption) ClientOption {
+	return func(c *Client) { c.dialOptions = append(c.dialOptions, options...) }
+}
+
 // Dial opens a connection with NewConn and returns a client that owns it;
 // Close closes it.
 func Dial(target string, opts ...ClientOption) (*Client, error) {
-	conn, err := NewConn(target)
+	settings := &Client{}
+	for _, opt := range opts {
+		opt(settings)
+	}
+	conn, err := NewConn(target, settings.dialOptions...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ const (
 	defaultMaxAttempts    = 5
 	defaultInitialBackoff = 250 * time.Millisecond
 	defaultBackoffBase    = 2.0
+	defaultPriorityAging  = time.Second
 )
 
 // Requests.
@@ -64,7 +65,25 @@ func workSpec(function string, args any, opts []EnqueueOption, name string) (*pb
 	if err != nil {
 		return nil, invalidArgument(name+".args", "%v", err)
 	}
-	spec := &pb.WorkSpec{Function: function, Args: argsValue, IdempotencyKey: settings.idempotencyKey}
+	spec := &pb.WorkSpec{
+		Function:       function,
+		Args:           argsValue,
+		IdempotencyKey: settings.idempotencyKey,
+		ConcurrencyKey: settings.concurrencyKey,
+	}
+
+	// The server checks the priority range and the key length, so every SDK
+	// reports them with the same field violations.
+	if settings.priority < math.MinInt32 || settings.priority > math.MaxInt32 {
+		return nil, invalidArgument(name+".priority", "%s.priority is %d; use -1000000 to 1000000", name, settings.priority)
+	}
+	spec.Priority = int32(settings.priority)
+	if settings.attemptTimeout < 0 {
+		return nil, invalidArgument(name+".attempt_timeout", "%s.attempt_timeout is %v; use a positive duration", name, settings.attemptTimeout)
+	}
+	if settings.attemptTimeout > 0 {
+		spec.AttemptTimeout = durationpb.New(settings.attemptTimeout)
+	}
 
 	switch settings.retry {
 	case retryEnabled:
@@ -144,7 +163,90 @@ func poolToProto(name string, s *poolSettings) (*pb.Pool, []string, error) {
 		pool.KeepStatusForever = *s.keepStatusForever
 		paths = append(paths, "keep_status_forever")
 	}
-	return pool, paths, nil
+	schedulingPaths, err := schedulingToProto(pool, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, append(paths, schedulingPaths...), nil
+}
+
+// schedulingToProto sets the scheduling settings on pool and returns their
+// update-mask paths. A zero value leaves its field unset, which in
+// UpdatePool restores the server's default or removes the setting.
+func schedulingToProto(pool *pb.Pool, s *poolSettings) ([]string, error) {
+	var paths []string
+	if s.maxPerKey != nil {
+		n := *s.maxPerKey
+		if n < 0 || n > math.MaxInt32 {
+			return nil, invalidArgument("pool.max_per_key", "pool.max_per_key is %d; use 0 (no per-key limit) or more", n)
+		}
+		if n > 0 {
+			pool.MaxPerKey = proto.Int32(int32(n))
+		}
+		paths = append(paths, "max_per_key")
+	}
+	if s.priorityAging != nil {
+		if *s.priorityAging < 0 {
+			return nil, invalidArgument("pool.priority_aging", "pool.priority_aging is %v; use a positive duration, or 0 for the default", *s.priorityAging)
+		}
+		if *s.priorityAging > 0 {
+			pool.PriorityAging = durationpb.New(*s.priorityAging)
+		}
+		paths = append(paths, "priority_aging")
+	}
+	if s.rateLimit != nil {
+		limit := *s.rateLimit
+		if limit.Burst < 0 || limit.Burst > math.MaxInt32 {
+			return nil, invalidArgument("pool.rate_limit.burst", "pool.rate_limit.burst is %d; use 0 (a burst of 1) or more", limit.Burst)
+		}
+		if limit != (RateLimit{}) {
+			pool.RateLimit = &pb.RateLimit{PerSecond: limit.PerSecond, Burst: int32(limit.Burst)}
+		}
+		paths = append(paths, "rate_limit")
+	}
+	if s.defaultAttemptTimeout != nil {
+		if *s.defaultAttemptTimeout < 0 {
+			return nil, invalidArgument("pool.default_attempt_timeout", "pool.default_attempt_timeout is %v; use a positive duration, or 0 for none", *s.defaultAttemptTimeout)
+		}
+		if *s.defaultAttemptTimeout > 0 {
+			pool.DefaultAttemptTimeout = durationpb.New(*s.defaultAttemptTimeout)
+		}
+		paths = append(paths, "default_attempt_timeout")
+	}
+	if s.circuitBreaker != nil {
+		breaker, err := circuitBreakerToProto(*s.circuitBreaker)
+		if err != nil {
+			return nil, err
+		}
+		pool.CircuitBreaker = breaker
+		paths = append(paths, "circuit_breaker")
+	}
+	if s.parent != nil {
+		pool.Parent = *s.parent
+		paths = append(paths, "parent")
+	}
+	return paths, nil
+}
+
+// circuitBreakerToProto returns nil for a zero breaker, which removes it.
+func circuitBreakerToProto(b CircuitBreaker) (*pb.CircuitBreaker, error) {
+	if b == (CircuitBreaker{}) {
+		return nil, nil
+	}
+	if b.MinAttempts < 0 || b.MinAttempts > math.MaxInt32 {
+		return nil, invalidArgument("pool.circuit_breaker.min_attempts", "pool.circuit_breaker.min_attempts is %d; use 0 (the default of 10) or more", b.MinAttempts)
+	}
+	if b.Window < 0 || b.CoolDown < 0 {
+		return nil, invalidArgument("pool.circuit_breaker", "pool.circuit_breaker window %v and cool-down %v must not be negative; use 0 for the defaults", b.Window, b.CoolDown)
+	}
+	message := &pb.CircuitBreaker{FailureRate: b.FailureRate, MinAttempts: int32(b.MinAttempts)}
+	if b.Window > 0 {
+		message.Window = durationpb.New(b.Window)
+	}
+	if b.CoolDown > 0 {
+		message.CoolDown = durationpb.New(b.CoolDown)
+	}
+	return message, nil
 }
 
 func updatePoolRequest(name string, s *poolSettings) (*pb.UpdatePoolRequest, error) {
@@ -206,6 +308,9 @@ func statusFromProto(s *pb.WorkStatus) *WorkStatus {
 		ReadyAt:          timeOf(s.GetReadyAt()),
 		FinishedAt:       timeOf(s.GetFinishedAt()),
 		LastError:        s.GetLastError(),
+		ConcurrencyKey:   s.GetConcurrencyKey(),
+		Priority:         int(s.GetPriority()),
+		Continuations:    int(s.GetContinuations()),
 	}
 }
 
@@ -215,14 +320,15 @@ func completionFromProto(c *pb.Completion) *Completion {
 		context = FromValue(c.GetContext())
 	}
 	return &Completion{
-		Sequence:   c.GetSequence(),
-		WorkID:     c.GetWorkId(),
-		Pool:       c.GetPool(),
-		Function:   c.GetFunction(),
-		Result:     resultFromProto(c.GetResult()),
-		Context:    context,
-		Attempts:   int(c.GetAttempts()),
-		FinishedAt: timeOf(c.GetFinishedAt()),
+		Sequence:      c.GetSequence(),
+		WorkID:        c.GetWorkId(),
+		Pool:          c.GetPool(),
+		Function:      c.GetFunction(),
+		Result:        resultFromProto(c.GetResult()),
+		Context:       context,
+		Attempts:      int(c.GetAttempts()),
+		Continuations: int(c.GetContinuations()),
+		FinishedAt:    timeOf(c.GetFinishedAt()),
 	}
 }
 
@@ -232,6 +338,10 @@ func retryPolicyFromProto(p *pb.RetryPolicy) RetryPolicy {
 		InitialBackoff: defaultInitialBackoff,
 		Base:           defaultBackoffBase,
 		MaxBackoff:     durationOf(p.GetMaxBackoff()),
+	}
+	// A pool without default_retry has the server's default policy.
+	if p == nil {
+		return policy
 	}
 	if p.MaxAttempts != nil {
 		policy.MaxAttempts = int(p.GetMaxAttempts())
@@ -247,15 +357,39 @@ func retryPolicyFromProto(p *pb.RetryPolicy) RetryPolicy {
 
 func poolFromProto(p *pb.Pool, stats *pb.PoolStats) *Pool {
 	pool := &Pool{
-		Name:              p.GetName(),
-		MaxParallelism:    int(p.GetMaxParallelism()),
-		RetryByDefault:    p.GetRetryByDefault(),
-		DefaultRetry:      retryPolicyFromProto(p.GetDefaultRetry()),
-		StatusTTL:         durationOf(p.GetStatusTtl()),
-		KeepStatusForever: p.GetKeepStatusForever(),
+		Name:                  p.GetName(),
+		MaxParallelism:        int(p.GetMaxParallelism()),
+		RetryByDefault:        p.GetRetryByDefault(),
+		DefaultRetry:          retryPolicyFromProto(p.GetDefaultRetry()),
+		StatusTTL:             durationOf(p.GetStatusTtl()),
+		KeepStatusForever:     p.GetKeepStatusForever(),
+		MaxPerKey:             int(p.GetMaxPerKey()),
+		PriorityAging:         defaultPriorityAging,
+		DefaultAttemptTimeout: durationOf(p.GetDefaultAttemptTimeout()),
+		Parent:                p.GetParent(),
+	}
+	if p.GetPriorityAging() != nil {
+		pool.PriorityAging = durationOf(p.GetPriorityAging())
+	}
+	if limit := p.GetRateLimit(); limit != nil {
+		pool.RateLimit = &RateLimit{PerSecond: limit.GetPerSecond(), Burst: int(limit.GetBurst())}
+	}
+	if breaker := p.GetCircuitBreaker(); breaker != nil {
+		pool.CircuitBreaker = &CircuitBreaker{
+			FailureRate: breaker.GetFailureRate(),
+			Window:      durationOf(breaker.GetWindow()),
+			MinAttempts: int(breaker.GetMinAttempts()),
+			CoolDown:    durationOf(breaker.GetCoolDown()),
+		}
 	}
 	if stats != nil {
-		pool.Stats = &PoolStats{Pending: stats.GetPendingCount(), Running: stats.GetRunningCount()}
+		pool.Stats = &PoolStats{
+			Pending:          stats.GetPendingCount(),
+			Running:          stats.GetRunningCount(),
+			Borrowed:         stats.GetBorrowedCount(),
+			CircuitState:     CircuitState(stats.GetCircuitState()),
+			CircuitOpenUntil: timeOf(stats.GetCircuitOpenUntil()),
+		}
 	}
 	return pool
 }
@@ -283,7 +417,61 @@ func poolDiffers(current *Pool, want *poolSettings) (*poolSettings, bool) {
 	if want.keepStatusForever != nil && *want.keepStatusForever != current.KeepStatusForever {
 		changed.keepStatusForever, differs = want.keepStatusForever, true
 	}
+	if schedulingDiffers(current, want, changed) {
+		differs = true
+	}
 	return changed, differs
+}
+
+// schedulingDiffers copies the scheduling settings of want that differ from
+// current into changed, and reports whether there were any.
+func schedulingDiffers(current *Pool, want, changed *poolSettings) bool {
+	differs := false
+	if want.maxPerKey != nil && *want.maxPerKey != current.MaxPerKey {
+		changed.maxPerKey, differs = want.maxPerKey, true
+	}
+	if want.priorityAging != nil {
+		aging := *want.priorityAging
+		if aging == 0 {
+			aging = defaultPriorityAging
+		}
+		if aging != current.PriorityAging {
+			changed.priorityAging, differs = want.priorityAging, true
+		}
+	}
+	if want.rateLimit != nil && !sameRateLimit(*want.rateLimit, current.RateLimit) {
+		changed.rateLimit, differs = want.rateLimit, true
+	}
+	if want.defaultAttemptTimeout != nil && *want.defaultAttemptTimeout != current.DefaultAttemptTimeout {
+		changed.defaultAttemptTimeout, differs = want.defaultAttemptTimeout, true
+	}
+	if want.circuitBreaker != nil && !sameCircuitBreaker(*want.circuitBreaker, current.CircuitBreaker) {
+		changed.circuitBreaker, differs = want.circuitBreaker, true
+	}
+	if want.parent != nil && *want.parent != current.Parent {
+		changed.parent, differs = want.parent, true
+	}
+	return differs
+}
+
+func sameRateLimit(requested RateLimit, current *RateLimit) bool {
+	if current == nil {
+		return requested == RateLimit{}
+	}
+	return requested == *current
+}
+
+// sameCircuitBreaker treats a zero field of requested, other than
+// FailureRate, as matching whatever the pool has, because the server fills
+// in its default there.
+func sameCircuitBreaker(requested CircuitBreaker, current *CircuitBreaker) bool {
+	if current == nil {
+		return requested == CircuitBreaker{}
+	}
+	return requested.FailureRate == current.FailureRate &&
+		(requested.Window == 0 || requested.Window == current.Window) &&
+		(requested.MinAttempts == 0 || requested.MinAttempts == current.MinAttempts) &&
+		(requested.CoolDown == 0 || requested.CoolDown == current.CoolDown)
 }
 
 // ParseFollowUp decodes the args of an on-complete follow-up item:

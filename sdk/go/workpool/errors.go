@@ -241,6 +241,10 @@ var (
 	// ErrLeaseLost: the server no longer leases the attempt to this worker,
 	// so its result will be ignored.
 	ErrLeaseLost = errors.New("workpool: lease lost")
+	// ErrAttemptTimedOut: the attempt ran past its attempt timeout. The
+	// server already ended it as a failure, retried per the item's policy,
+	// and ignores its result.
+	ErrAttemptTimedOut = errors.New("workpool: attempt timed out")
 	// ErrWorkerStopped: the worker's stream closed or its stop grace period
 	// ended, so the result will be dropped.
 	ErrWorkerStopped = errors.New("workpool: worker stopped")

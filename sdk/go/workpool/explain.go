@@ -32,10 +32,18 @@ const (
 	WaitRunning
 	// WaitFinished: Status.Result holds the result.
 	WaitFinished
+	// WaitKeyAtLimit: the pool's max per key of items with the same
+	// concurrency key run already (see RunningWorkIDs).
+	WaitKeyAtLimit
+	// WaitRateLimited: the pool's rate limit has no token until Until.
+	WaitRateLimited
+	// WaitCircuitOpen: the pool's circuit breaker is open until Until.
+	WaitCircuitOpen
 )
 
 var waitReasonNames = [...]string{"unspecified", "pool_paused", "pool_at_limit", "scheduled",
-	"backing_off", "no_worker", "workers_busy", "queued", "running", "finished"}
+	"backing_off", "no_worker", "workers_busy", "queued", "running", "finished",
+	"key_at_limit", "rate_limited", "circuit_open"}
 
 func (r WaitReason) String() string {
 	if r < 0 || int(r) >= len(waitReasonNames) {
@@ -50,9 +58,11 @@ type Explanation struct {
 	// Detail is the reason in a sentence for people.
 	Detail string
 	Status *WorkStatus
-	// Until is the end of the wait for WaitScheduled and WaitBackingOff.
+	// Until is the end of the wait for WaitScheduled, WaitBackingOff,
+	// WaitRateLimited and WaitCircuitOpen.
 	Until time.Time
-	// RunningWorkIDs lists up to 20 running items for WaitPoolAtLimit.
+	// RunningWorkIDs lists up to 20 running items for WaitPoolAtLimit and
+	// WaitKeyAtLimit.
 	RunningWorkIDs []string
 	// WorkerID and Since describe the lease for WaitRunning.
 	WorkerID string

@@ -103,6 +103,13 @@ type WorkStatus struct {
 	FinishedAt time.Time
 	// LastError is the error of the most recent failed attempt, if any.
 	LastError string
+	// ConcurrencyKey is the key given at enqueue, "" when none.
+	ConcurrencyKey string
+	// Priority is the priority given at enqueue, without aging.
+	Priority int
+	// Continuations counts the attempts that ended with a continuation;
+	// PreviousAttempts counts them too.
+	Continuations int
 }
 
 // Completion is one entry of the completion log.
@@ -116,8 +123,11 @@ type Completion struct {
 	// Context is the decoded context of the item's on-complete, or nil.
 	Context any
 	// Attempts is the number of attempts made, 0 when canceled before start.
-	Attempts   int
-	FinishedAt time.Time
+	Attempts int
+	// Continuations counts the attempts that ended with a continuation;
+	// Attempts counts them too.
+	Continuations int
+	FinishedAt    time.Time
 }
 
 // CancelOutcome is the outcome of a cancel.
@@ -187,14 +197,83 @@ type Pool struct {
 	DefaultRetry      RetryPolicy
 	StatusTTL         time.Duration
 	KeepStatusForever bool
+	// MaxPerKey is the maximum number of items with the same concurrency
+	// key that run at once; 0 means no per-key limit.
+	MaxPerKey int
+	// PriorityAging is the waiting time that raises a ready item's priority
+	// by one, with the server's default of 1 second filled in.
+	PriorityAging time.Duration
+	// RateLimit is nil when the pool has no rate limit.
+	RateLimit *RateLimit
+	// DefaultAttemptTimeout is 0 when items without a timeout have none.
+	DefaultAttemptTimeout time.Duration
+	// CircuitBreaker is nil when the pool has no breaker.
+	CircuitBreaker *CircuitBreaker
+	// Parent is the pool whose idle capacity this pool borrows, or "".
+	Parent string
 	// Stats is set only by GetPool.
 	Stats *PoolStats
 }
 
-// PoolStats counts a pool's unfinished items.
+// RateLimit is a token bucket that limits how fast a pool starts items.
+type RateLimit struct {
+	// PerSecond is the number of tokens added per second; above 0.
+	PerSecond float64
+	// Burst is the maximum number of tokens held, the starts allowed in one
+	// burst; 0 means 1.
+	Burst int
+}
+
+// CircuitBreaker pauses a pool's new starts while its attempts fail too
+// often. Zero fields other than FailureRate take the server's defaults: a
+// 60 s window, 10 attempts and a 30 s cool-down.
+type CircuitBreaker struct {
+	// FailureRate is the fraction of failed attempts, above 0 and at most 1,
+	// that opens the breaker.
+	FailureRate float64
+	// Window is the span of recent attempts the rate is computed over.
+	Window time.Duration
+	// MinAttempts is the fewest attempts in the window before the rate
+	// counts.
+	MinAttempts int
+	// CoolDown is how long the breaker stays open before one probe attempt.
+	CoolDown time.Duration
+}
+
+// CircuitState is the state of a pool's circuit breaker.
+type CircuitState int
+
+// Circuit states. CircuitUnspecified means the pool has no breaker.
+const (
+	CircuitUnspecified CircuitState = iota
+	CircuitClosed
+	CircuitOpen
+	CircuitHalfOpen
+)
+
+func (s CircuitState) String() string {
+	switch s {
+	case CircuitClosed:
+		return "closed"
+	case CircuitOpen:
+		return "open"
+	case CircuitHalfOpen:
+		return "half_open"
+	}
+	return "unspecified"
+}
+
+// PoolStats counts a pool's unfinished items and reports its breaker.
 type PoolStats struct {
 	Pending int64
 	Running int64
+	// Borrowed counts the items running on capacity borrowed from the
+	// parent pool.
+	Borrowed     int64
+	CircuitState CircuitState
+	// CircuitOpenUntil is the end of the cool-down while the breaker is
+	// open, zero otherwise.
+	CircuitOpenUntil time.Time
 }
 
 // EnqueueResult is the response to Enqueue.

@@ -24,6 +24,9 @@ type enqueueSettings struct {
 	hasRunAfter    bool
 	runAfter       time.Duration
 	idempotencyKey string
+	concurrencyKey string
+	priority       int
+	attemptTimeout time.Duration
 }
 
 // WithRetry applies the pool's retry policy even when the pool does not
@@ -77,6 +80,28 @@ func WithIdempotencyKey(key string) EnqueueOption {
 	return func(s *enqueueSettings) { s.idempotencyKey = key }
 }
 
+// WithConcurrencyKey limits the items of the pool with the same key to the
+// pool's max-per-key setting (WithMaxPerKey) at once. Keys have 1 to 256
+// characters.
+func WithConcurrencyKey(key string) EnqueueOption {
+	return func(s *enqueueSettings) { s.concurrencyKey = key }
+}
+
+// WithPriority sets the item's priority, from -1,000,000 to 1,000,000
+// (default 0). Higher starts first within the pool, and waiting raises it
+// by one per the pool's priority aging (WithPriorityAging).
+func WithPriority(priority int) EnqueueOption {
+	return func(s *enqueueSettings) { s.priority = priority }
+}
+
+// WithAttemptTimeout sets the maximum run time of one attempt. Past it the
+// server cancels the handler's context with ErrAttemptTimedOut and ends the
+// attempt as a failure, which the retry policy may retry. Without it the
+// pool's default attempt timeout applies.
+func WithAttemptTimeout(d time.Duration) EnqueueOption {
+	return func(s *enqueueSettings) { s.attemptTimeout = d }
+}
+
 func collectEnqueue(opts []EnqueueOption, name string) (*enqueueSettings, error) {
 	s := &enqueueSettings{}
 	for _, opt := range opts {
@@ -95,11 +120,17 @@ func collectEnqueue(opts []EnqueueOption, name string) (*enqueueSettings, error)
 type PoolOption func(*poolSettings)
 
 type poolSettings struct {
-	maxParallelism    *int
-	retryByDefault    *bool
-	defaultRetry      *RetryPolicy
-	statusTTL         *time.Duration
-	keepStatusForever *bool
+	maxParallelism        *int
+	retryByDefault        *bool
+	defaultRetry          *RetryPolicy
+	statusTTL             *time.Duration
+	keepStatusForever     *bool
+	maxPerKey             *int
+	priorityAging         *time.Duration
+	rateLimit             *RateLimit
+	defaultAttemptTimeout *time.Duration
+	circuitBreaker        *CircuitBreaker
+	parent                *string
 }
 
 // WithMaxParallelism sets the largest number of items running at once; 0
@@ -127,6 +158,42 @@ func WithStatusTTL(d time.Duration) PoolOption {
 // WithKeepStatusForever keeps finished items' status forever.
 func WithKeepStatusForever(keep bool) PoolOption {
 	return func(s *poolSettings) { s.keepStatusForever = &keep }
+}
+
+// WithMaxPerKey sets the maximum number of items with the same concurrency
+// key (WithConcurrencyKey) that run at once; 0 means no per-key limit.
+func WithMaxPerKey(n int) PoolOption {
+	return func(s *poolSettings) { s.maxPerKey = &n }
+}
+
+// WithPriorityAging sets the waiting time that raises a ready item's
+// priority by one; 0 restores the server's default of 1 second.
+func WithPriorityAging(d time.Duration) PoolOption {
+	return func(s *poolSettings) { s.priorityAging = &d }
+}
+
+// WithRateLimit limits how fast the pool starts items, across all server
+// replicas. A zero RateLimit removes the limit.
+func WithRateLimit(limit RateLimit) PoolOption {
+	return func(s *poolSettings) { s.rateLimit = &limit }
+}
+
+// WithDefaultAttemptTimeout sets the attempt timeout of items that set none
+// (WithAttemptTimeout); 0 means none.
+func WithDefaultAttemptTimeout(d time.Duration) PoolOption {
+	return func(s *poolSettings) { s.defaultAttemptTimeout = &d }
+}
+
+// WithCircuitBreaker pauses the pool's new starts while its attempts fail
+// too often. A zero CircuitBreaker removes the breaker.
+func WithCircuitBreaker(breaker CircuitBreaker) PoolOption {
+	return func(s *poolSettings) { s.circuitBreaker = &breaker }
+}
+
+// WithParent lets the pool borrow the named pool's idle capacity once its
+// own max parallelism is reached; "" means no parent.
+func WithParent(pool string) PoolOption {
+	return func(s *poolSettings) { s.parent = &pool }
 }
 
 func collectPool(opts []PoolOption) *poolSettings {

@@ -245,6 +245,9 @@ func (w *Worker) handleResponse(s *session, response *pb.WorkResponse) {
 			a.leaseLost = true
 			w.logger.Warn("workpool: lease lost; the attempt's result will be dropped", a.logAttrs()...)
 			a.cancel(ErrLeaseLost)
+		} else if cancel.GetReason() == pb.CancelReason_CANCEL_REASON_TIMEOUT {
+			w.logger.Info("workpool: attempt timed out; canceling its handler", a.logAttrs()...)
+			a.cancel(ErrAttemptTimedOut)
 		} else {
 			w.logger.Info("workpool: cancel requested", a.logAttrs()...)
 			a.cancel(ErrCancelRequested)

@@ -22,7 +22,10 @@ type Task struct {
 	// LeaseExpiresAt is when the lease ends unless the worker's heartbeats
 	// renew it, which they do while the handler runs.
 	LeaseExpiresAt time.Time
-	raw            *structpb.Value
+	// Deadline is when the server ends the attempt as timed out; zero when
+	// the item has no attempt timeout.
+	Deadline time.Time
+	raw      *structpb.Value
 }
 
 func newTask(a *pb.Assignment) *Task {
@@ -33,6 +36,7 @@ func newTask(a *pb.Assignment) *Task {
 		Function:       a.GetFunction(),
 		Args:           FromValue(a.GetArgs()),
 		LeaseExpiresAt: timeOf(a.GetLeaseExpiresAt()),
+		Deadline:       timeOf(a.GetDeadline()),
 		raw:            a.GetArgs(),
 	}
 }
@@ -47,13 +51,21 @@ func (t *Task) RawArgs() *structpb.Value { return t.raw }
 // FollowUp decodes the args of an on-complete follow-up item.
 func (t *Task) FollowUp() (*FollowUp, error) { return ParseFollowUp(t.raw) }
 
+// Continue is a handler result that ends the attempt and runs the item
+// again at once with Args: return workpool.Continue{Args: next}, nil. The
+// item keeps its id, and the next attempt starts with a fresh retry budget.
+type Continue struct {
+	Args any
+}
+
 // HandlerFunc runs one attempt. The returned value, any JSON-like value
-// (see ToValue), becomes the item's return value. An error fails the
-// attempt, and the item's retry policy decides what follows; wrap it with
-// NonRetryable to end the item at once.
+// (see ToValue), becomes the item's return value, unless it is a
+// Continue. An error fails the attempt, and the item's retry policy
+// decides what follows; wrap it with NonRetryable to end the item at once.
 //
 // ctx is canceled when the attempt should stop: context.Cause(ctx) is
-// ErrCancelRequested when a client canceled the item, ErrLeaseLost when the
+// ErrCancelRequested when a client canceled the item, ErrAttemptTimedOut
+// when the attempt ran past its attempt timeout, ErrLeaseLost when the
 // server took the lease back, and ErrWorkerStopped when the worker's stream
 // closed or its stop grace period ended. Cancellation is cooperative: the
 // worker cannot interrupt a handler that ignores ctx.
@@ -82,6 +94,15 @@ func callHandler(ctx context.Context, handler HandlerFunc, task *Task) (result *
 		result.Outcome = failure(err.Error(), IsNonRetryable(err))
 		return result
 	}
+	if continuation, ok := asContinue(value); ok {
+		args, err := toValue(continuation.Args, "continuation args")
+		if err != nil {
+			result.Outcome = failure(err.Error(), true)
+			return result
+		}
+		result.Outcome = &pb.AttemptResult_Continuation{Continuation: &pb.AttemptContinuation{Args: args}}
+		return result
+	}
 	returnValue, err := toValue(value, "return value")
 	if err != nil {
 		// The same code returns the same kind of value on every retry.
@@ -90,6 +111,18 @@ func callHandler(ctx context.Context, handler HandlerFunc, task *Task) (result *
 	}
 	result.Outcome = &pb.AttemptResult_Success{Success: &pb.AttemptSuccess{ReturnValue: returnValue}}
 	return result
+}
+
+func asContinue(value any) (Continue, bool) {
+	switch continuation := value.(type) {
+	case Continue:
+		return continuation, true
+	case *Continue:
+		if continuation != nil {
+			return *continuation, true
+		}
+	}
+	return Continue{}, false
 }
 
 func failure(message string, nonRetryable bool) *pb.AttemptResult_Failure {

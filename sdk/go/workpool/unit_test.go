@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/workpool/workpool/sdk/go/gen/workpool/v1"
 )
@@ -273,5 +276,207 @@ func TestCallHandlerOutcomes(t *testing.T) {
 	result = callHandler(t.Context(), nil, task)
 	if !result.GetFailure().GetNonRetryable() {
 		t.Errorf("a missing handler should fail without retry, got %v", result)
+	}
+}
+
+func TestWorkSpecSchedulingOptions(t *testing.T) {
+	spec, err := workSpec("f", nil, []EnqueueOption{
+		WithConcurrencyKey("tenant-7"),
+		WithPriority(-3),
+		WithAttemptTimeout(1500 * time.Millisecond),
+	}, "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.GetConcurrencyKey() != "tenant-7" {
+		t.Errorf("concurrency key = %q", spec.GetConcurrencyKey())
+	}
+	if spec.GetPriority() != -3 {
+		t.Errorf("priority = %d", spec.GetPriority())
+	}
+	if spec.GetAttemptTimeout().AsDuration() != 1500*time.Millisecond {
+		t.Errorf("attempt timeout = %v", spec.GetAttemptTimeout())
+	}
+
+	plain, err := workSpec("f", nil, nil, "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.GetAttemptTimeout() != nil {
+		t.Errorf("an item without WithAttemptTimeout sent %v", plain.GetAttemptTimeout())
+	}
+
+	_, err = workSpec("f", nil, []EnqueueOption{WithAttemptTimeout(-time.Second)}, "work[1]")
+	var wpErr *Error
+	if !errors.As(err, &wpErr) || !wpErr.HasViolation("work[1].attempt_timeout") {
+		t.Errorf("negative attempt timeout gave %v, want a violation naming work[1].attempt_timeout", err)
+	}
+	_, err = workSpec("f", nil, []EnqueueOption{WithPriority(math.MaxInt32 + 1)}, "work")
+	if !errors.As(err, &wpErr) || !wpErr.HasViolation("work.priority") {
+		t.Errorf("priority beyond int32 gave %v, want a violation naming work.priority", err)
+	}
+}
+
+func TestUpdatePoolSchedulingSettings(t *testing.T) {
+	request, err := updatePoolRequest("p", collectPool([]PoolOption{
+		WithMaxPerKey(2),
+		WithPriorityAging(250 * time.Millisecond),
+		WithRateLimit(RateLimit{PerSecond: 5, Burst: 10}),
+		WithDefaultAttemptTimeout(30 * time.Second),
+		WithCircuitBreaker(CircuitBreaker{FailureRate: 0.5, CoolDown: 2 * time.Second}),
+		WithParent("shared"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"max_per_key", "priority_aging", "rate_limit", "default_attempt_timeout", "circuit_breaker", "parent"}
+	if got := request.GetUpdateMask().GetPaths(); !slices.Equal(got, want) {
+		t.Errorf("mask = %v, want %v", got, want)
+	}
+
+	pool := request.GetPool()
+	if pool.GetMaxPerKey() != 2 {
+		t.Errorf("max per key = %d", pool.GetMaxPerKey())
+	}
+	if pool.GetPriorityAging().AsDuration() != 250*time.Millisecond {
+		t.Errorf("priority aging = %v", pool.GetPriorityAging())
+	}
+	if pool.GetRateLimit().GetPerSecond() != 5 || pool.GetRateLimit().GetBurst() != 10 {
+		t.Errorf("rate limit = %v", pool.GetRateLimit())
+	}
+	if pool.GetDefaultAttemptTimeout().AsDuration() != 30*time.Second {
+		t.Errorf("default attempt timeout = %v", pool.GetDefaultAttemptTimeout())
+	}
+	breaker := pool.GetCircuitBreaker()
+	if breaker.GetFailureRate() != 0.5 || breaker.GetWindow() != nil || breaker.GetCoolDown().AsDuration() != 2*time.Second {
+		t.Errorf("circuit breaker = %v", breaker)
+	}
+	if pool.GetParent() != "shared" {
+		t.Errorf("parent = %q", pool.GetParent())
+	}
+}
+
+func TestUpdatePoolZeroSchedulingClears(t *testing.T) {
+	request, err := updatePoolRequest("p", collectPool([]PoolOption{
+		WithMaxPerKey(0),
+		WithRateLimit(RateLimit{}),
+		WithCircuitBreaker(CircuitBreaker{}),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"max_per_key", "rate_limit", "circuit_breaker"}
+	if got := request.GetUpdateMask().GetPaths(); !slices.Equal(got, want) {
+		t.Errorf("mask = %v, want %v", got, want)
+	}
+	pool := request.GetPool()
+	if pool.MaxPerKey != nil || pool.RateLimit != nil || pool.CircuitBreaker != nil {
+		t.Errorf("zero settings must leave their fields unset, got %v", pool)
+	}
+
+	_, err = updatePoolRequest("p", collectPool([]PoolOption{WithMaxPerKey(-1)}))
+	var wpErr *Error
+	if !errors.As(err, &wpErr) || !wpErr.HasViolation("pool.max_per_key") {
+		t.Errorf("max per key -1 gave %v, want a violation naming pool.max_per_key", err)
+	}
+}
+
+func TestPoolFromProtoSchedulingFields(t *testing.T) {
+	pool := poolFromProto(&pb.Pool{
+		Name:           "p",
+		MaxPerKey:      proto.Int32(3),
+		RateLimit:      &pb.RateLimit{PerSecond: 2.5, Burst: 4},
+		CircuitBreaker: &pb.CircuitBreaker{FailureRate: 0.25, MinAttempts: 20},
+		Parent:         "shared",
+	}, &pb.PoolStats{
+		CircuitState:     pb.CircuitState_CIRCUIT_STATE_OPEN,
+		CircuitOpenUntil: timestamppb.New(time.Unix(20, 0)),
+		BorrowedCount:    2,
+	})
+	if pool.MaxPerKey != 3 {
+		t.Errorf("max per key = %d", pool.MaxPerKey)
+	}
+	if pool.PriorityAging != time.Second {
+		t.Errorf("unset priority aging = %v, want the 1 s default", pool.PriorityAging)
+	}
+	if pool.RateLimit == nil || *pool.RateLimit != (RateLimit{PerSecond: 2.5, Burst: 4}) {
+		t.Errorf("rate limit = %+v", pool.RateLimit)
+	}
+	if pool.CircuitBreaker == nil || *pool.CircuitBreaker != (CircuitBreaker{FailureRate: 0.25, MinAttempts: 20}) {
+		t.Errorf("circuit breaker = %+v", pool.CircuitBreaker)
+	}
+	if pool.Stats.CircuitState != CircuitOpen || pool.Stats.CircuitState.String() != "open" {
+		t.Errorf("circuit state = %v", pool.Stats.CircuitState)
+	}
+	if !pool.Stats.CircuitOpenUntil.Equal(time.Unix(20, 0)) {
+		t.Errorf("circuit open until = %v", pool.Stats.CircuitOpenUntil)
+	}
+	if pool.Stats.Borrowed != 2 {
+		t.Errorf("borrowed = %d", pool.Stats.Borrowed)
+	}
+
+	_, differs := poolDiffers(pool, collectPool([]PoolOption{
+		WithMaxPerKey(3),
+		WithPriorityAging(0),
+		WithRateLimit(RateLimit{PerSecond: 2.5, Burst: 4}),
+		WithCircuitBreaker(CircuitBreaker{FailureRate: 0.25}),
+		WithParent("shared"),
+	}))
+	if differs {
+		t.Error("settings equal to the pool's, with defaults left zero, must not differ")
+	}
+	changed, differs := poolDiffers(pool, collectPool([]PoolOption{WithDefaultAttemptTimeout(time.Minute)}))
+	if !differs || changed.defaultAttemptTimeout == nil {
+		t.Errorf("a new default attempt timeout gave %+v, %v", changed, differs)
+	}
+}
+
+func TestStatusAndCompletionSchedulingFields(t *testing.T) {
+	status := statusFromProto(&pb.WorkStatus{WorkId: "wk_1", ConcurrencyKey: "tenant-a", Priority: 5, Continuations: 2})
+	if status.ConcurrencyKey != "tenant-a" || status.Priority != 5 || status.Continuations != 2 {
+		t.Errorf("status = %+v", status)
+	}
+	completion := completionFromProto(&pb.Completion{Sequence: 1, WorkId: "wk_1", Attempts: 3, Continuations: 2})
+	if completion.Continuations != 2 {
+		t.Errorf("completion continuations = %d", completion.Continuations)
+	}
+}
+
+func TestCallHandlerContinuation(t *testing.T) {
+	task := &Task{WorkID: "wk_1", Attempt: 1, Function: "f"}
+	result := callHandler(t.Context(), func(_ context.Context, _ *Task) (any, error) {
+		return Continue{Args: map[string]any{"page": 2}}, nil
+	}, task)
+	args := result.GetContinuation().GetArgs()
+	if args == nil || FromValue(args).(map[string]any)["page"] != 2.0 {
+		t.Errorf("continuation result = %v", result)
+	}
+
+	result = callHandler(t.Context(), func(_ context.Context, _ *Task) (any, error) {
+		return &Continue{Args: "next"}, nil
+	}, task)
+	if FromValue(result.GetContinuation().GetArgs()) != "next" {
+		t.Errorf("a *Continue gave %v", result)
+	}
+
+	result = callHandler(t.Context(), func(_ context.Context, _ *Task) (any, error) {
+		return Continue{Args: math.Inf(1)}, nil
+	}, task)
+	if !result.GetFailure().GetNonRetryable() {
+		t.Errorf("continuation args that cannot be sent should fail without retry, got %v", result)
+	}
+}
+
+func TestWaitReasonNamesFollowTheEnum(t *testing.T) {
+	cases := map[pb.WaitReason]string{
+		pb.WaitReason_WAIT_REASON_FINISHED:     "finished",
+		pb.WaitReason_WAIT_REASON_KEY_AT_LIMIT: "key_at_limit",
+		pb.WaitReason_WAIT_REASON_RATE_LIMITED: "rate_limited",
+		pb.WaitReason_WAIT_REASON_CIRCUIT_OPEN: "circuit_open",
+	}
+	for reason, want := range cases {
+		if got := WaitReason(reason).String(); got != want {
+			t.Errorf("WaitReason(%v) = %q, want %q", reason, got, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 
 import { Worker, WorkpoolClient, silentLogger } from "../src/index.js";
 import { ScenarioRun, type Scenario } from "./scenario.js";
+import { securityOptions, serverAddress } from "./security.js";
 
 const LANGUAGE = "typescript";
 
@@ -43,19 +44,20 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  const server = serverAddress(values.server);
   if (values.role !== undefined) {
-    return runRole(values.server, values.role, values);
+    return runRole(server, values.role, values);
   }
   if (values.scenarios === undefined) {
     console.error(`--scenarios or --role is missing\n${USAGE}`);
     return 2;
   }
-  return runScenarios(values.server, values.scenarios, values.only);
+  return runScenarios(server, values.scenarios, values.only);
 }
 
 async function runScenarios(server: string, folder: string, only: string | undefined): Promise<number> {
   const files = (await readdir(folder)).filter((file) => file.endsWith(".json")).sort();
-  const client = new WorkpoolClient(server, { logger: silentLogger });
+  const client = new WorkpoolClient(server, { ...securityOptions(), logger: silentLogger });
   let passed = 0;
   let failed = 0;
   try {
@@ -123,7 +125,7 @@ async function runRole(server: string, role: string, args: RoleArgs): Promise<nu
 }
 
 async function enqueueRole(server: string, pool: string, count: number): Promise<number> {
-  const client = new WorkpoolClient(server, { logger: silentLogger });
+  const client = new WorkpoolClient(server, { ...securityOptions(), logger: silentLogger });
   try {
     for (let index = 0; index < count; index++) {
       const workId = await client.enqueue(pool, "echo", { index });
@@ -136,7 +138,12 @@ async function enqueueRole(server: string, pool: string, count: number): Promise
 }
 
 async function workerRole(server: string, pool: string, count: number): Promise<number> {
-  const worker = new Worker(server, { pools: [pool], capacity: 4, logger: silentLogger });
+  const worker = new Worker(server, {
+    ...securityOptions(),
+    pools: [pool],
+    capacity: 4,
+    logger: silentLogger,
+  });
   let ran = 0;
   worker.register("echo", (context, args) => {
     ran += 1;
@@ -155,7 +162,7 @@ async function workerRole(server: string, pool: string, count: number): Promise<
 }
 
 async function watchRole(server: string, pool: string, after: number, count: number): Promise<number> {
-  const client = new WorkpoolClient(server, { logger: silentLogger });
+  const client = new WorkpoolClient(server, { ...securityOptions(), logger: silentLogger });
   let received = 0;
   try {
     if (count === 0) {

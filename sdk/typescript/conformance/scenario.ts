@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 
 import {
+  Continue,
   NonRetryableError,
   Worker,
   WorkpoolError,
@@ -18,6 +19,7 @@ import {
   type WorkContext,
   type WorkpoolClient,
 } from "../src/index.js";
+import { securityOptions } from "./security.js";
 
 /** How long an expect_* step is retried before it fails. */
 const EXPECT_TIMEOUT_MS = 10_000;
@@ -178,6 +180,7 @@ export class ScenarioRun {
       };
     }
     if (step["run_after_ms"] !== undefined) options.runAfterMs = Number(step["run_after_ms"]);
+    Object.assign(options, schedulingOptions(step));
 
     const args = step["args"] === undefined ? undefined : expand(step["args"]);
     const workId = await this.client.enqueue(this.pool, String(step["function"]), args, options);
@@ -187,7 +190,11 @@ export class ScenarioRun {
   private async enqueueBatch(step: Fields): Promise<void> {
     const keys = step["keys"] as string[];
     const args = step["args"] === undefined ? undefined : expand(step["args"]);
-    const items = keys.map(() => ({ function: String(step["function"]), args }));
+    const items = keys.map(() => ({
+      function: String(step["function"]),
+      args,
+      ...schedulingOptions(step),
+    }));
     const workIds = await this.client.enqueueBatch(this.pool, items);
     keys.forEach((key, index) => this.remember(key, workIds[index]!));
   }
@@ -235,6 +242,7 @@ export class ScenarioRun {
       throw new StepFailure(`a worker named ${name} already runs`);
     }
     const worker = new Worker(this.server, {
+      ...securityOptions(),
       pools: [this.pool],
       capacity,
       name: `conformance-${name}`,
@@ -270,7 +278,7 @@ export class ScenarioRun {
     await state.run;
   }
 
-  private async runBehaviour(behaviour: Fields, context: WorkContext, args: Json): Promise<Json> {
+  private async runBehaviour(behaviour: Fields, context: WorkContext, args: Json): Promise<unknown> {
     const workId = context.workId;
     this.runsById.set(workId, (this.runsById.get(workId) ?? 0) + 1);
     if (!this.startOrderIds.includes(workId)) {
@@ -286,7 +294,7 @@ export class ScenarioRun {
     }
   }
 
-  private async behave(behaviour: Fields, context: WorkContext, args: Json): Promise<Json> {
+  private async behave(behaviour: Fields, context: WorkContext, args: Json): Promise<unknown> {
     const error = typeof behaviour["error"] === "string" ? behaviour["error"] : "boom";
     switch (behaviour["type"]) {
       case "echo":
@@ -318,6 +326,14 @@ export class ScenarioRun {
       case "record":
         this.followUps.push(args as Fields);
         return args;
+      case "continue": {
+        // Continues with {round: n + 1} until round reaches `times`.
+        const round = Number((args as Fields | null)?.["round"] ?? 0);
+        if (round < Number(behaviour["times"])) {
+          return new Continue({ round: round + 1 });
+        }
+        return args;
+      }
       default:
         throw new NonRetryableError(`unknown function type ${String(behaviour["type"])}`);
     }
@@ -362,6 +378,15 @@ export class ScenarioRun {
     if (step["return_value"] !== undefined) {
       const returned = status.result?.kind === "success" ? status.result.returnValue : undefined;
       expectEqual(`return_value of ${key}`, returned, expand(step["return_value"]));
+    }
+    if (step["concurrency_key"] !== undefined) {
+      expectEqual(`concurrency_key of ${key}`, status.concurrencyKey, step["concurrency_key"]);
+    }
+    if (step["priority"] !== undefined) {
+      expectEqual(`priority of ${key}`, status.priority, step["priority"]);
+    }
+    if (step["continuations"] !== undefined) {
+      expectEqual(`continuations of ${key}`, status.continuations, step["continuations"]);
     }
     if (step["error_contains"] !== undefined) {
       const error = status.result?.kind === "failure" ? status.result.error : status.lastError ?? "";
@@ -622,9 +647,40 @@ export function retryOption(raw: Json | undefined): RetryOption {
   return result;
 }
 
+/** Converts the scheduling fields of an enqueue step; absent fields stay unset. */
+export function schedulingOptions(step: Fields): EnqueueOptions {
+  const options: EnqueueOptions = {};
+  if (step["concurrency_key"] !== undefined) options.concurrencyKey = String(step["concurrency_key"]);
+  if (step["priority"] !== undefined) options.priority = Number(step["priority"]);
+  if (step["attempt_timeout_ms"] !== undefined) {
+    options.attemptTimeoutMs = Number(step["attempt_timeout_ms"]);
+  }
+  return options;
+}
+
+const POOL_FIELDS = new Set([
+  "max_parallelism",
+  "retry_by_default",
+  "default_retry",
+  "max_per_key",
+  "priority_aging_ms",
+  "default_attempt_timeout_ms",
+]);
+
 /** Converts a scenario's pool field to pool settings; absent fields stay unset. */
 export function poolSettings(pool: Fields): PoolSettings {
+  const unknown = Object.keys(pool).filter((field) => !POOL_FIELDS.has(field));
+  if (unknown.length > 0) {
+    throw new StepFailure(`unknown pool fields ${JSON.stringify(unknown)}`);
+  }
   const settings: PoolSettings = {};
+  if (pool["max_per_key"] !== undefined) settings.maxPerKey = Number(pool["max_per_key"]);
+  if (pool["priority_aging_ms"] !== undefined) {
+    settings.priorityAgingMs = Number(pool["priority_aging_ms"]);
+  }
+  if (pool["default_attempt_timeout_ms"] !== undefined) {
+    settings.defaultAttemptTimeoutMs = Number(pool["default_attempt_timeout_ms"]);
+  }
   if (pool["max_parallelism"] !== undefined) settings.maxParallelism = Number(pool["max_parallelism"]);
   if (pool["retry_by_default"] !== undefined) settings.retryByDefault = pool["retry_by_default"] === true;
   if (pool["default_retry"] !== undefined && pool["default_retry"] !== null) {

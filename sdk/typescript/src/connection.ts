@@ -3,7 +3,7 @@
 
 import type * as http2 from "node:http2";
 
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 
 /** Largest message the SDK sends or accepts: 64 MiB. */
@@ -32,6 +32,11 @@ export interface ConnectionOptions {
    * `https://` address.
    */
   nodeOptions?: http2.ClientSessionOptions | http2.SecureClientSessionOptions;
+  /**
+   * Bearer token sent as `authorization: Bearer TOKEN` with every call, for a
+   * server that lists tokens. Send it over TLS beyond loopback.
+   */
+  token?: string;
 }
 
 /** An open connection and how to end it. */
@@ -51,6 +56,7 @@ export function openConnection(address: string, options: ConnectionOptions = {})
   }
 
   const baseUrl = baseUrlOf(address);
+  const interceptors = options.token === undefined ? [] : [bearer(options.token)];
   const sessionManager = new Http2SessionManager(
     baseUrl,
     {
@@ -63,10 +69,27 @@ export function openConnection(address: string, options: ConnectionOptions = {})
   const transport = createGrpcTransport({
     baseUrl,
     sessionManager,
+    interceptors,
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
   });
   return { transport, close: () => sessionManager.abort() };
+}
+
+// The token is checked once here, so that a bad one fails when the client is
+// made rather than on its first call.
+function bearer(token: string): Interceptor {
+  if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new TypeError(
+      "token must be a non-empty string of printable ASCII without spaces, " +
+        "as made by `workpool token create`",
+    );
+  }
+  const value = `Bearer ${token}`;
+  return (next) => async (request) => {
+    request.header.set("authorization", value);
+    return await next(request);
+  };
 }
 
 /** Returns the base URL of an address given as "host:port" or as a URL. */

@@ -16,11 +16,15 @@ import {
   type UpdatePoolRequest,
 } from "../gen/workpool/v1/pool_service_pb.js";
 import {
+  CircuitBreakerSchema,
+  CircuitState as ProtoCircuitState,
   OnCompleteSchema,
   PoolSchema,
+  RateLimitSchema,
   RetryPolicySchema,
   WorkSpecSchema,
   WorkState as ProtoWorkState,
+  type CircuitBreaker as ProtoCircuitBreaker,
   type Completion as ProtoCompletion,
   type Pool as ProtoPool,
   type PoolStats as ProtoPoolStats,
@@ -42,13 +46,17 @@ import {
   DEFAULT_INITIAL_BACKOFF_MS,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_PARALLELISM,
+  DEFAULT_PRIORITY_AGING_MS,
   DEFAULT_STATUS_TTL_MS,
   type CancelOutcome,
+  type CircuitBreaker,
+  type CircuitState,
   type Completion,
   type Explanation,
   type OnComplete,
   type Pool,
   type PoolSettings,
+  type RateLimit,
   type Result,
   type RetryPolicy,
   type WaitReason,
@@ -174,6 +182,19 @@ export function workItemToSpec(item: WorkItem, name = "work"): WorkSpec {
   if (item.idempotencyKey !== undefined) {
     spec.idempotencyKey = item.idempotencyKey;
   }
+
+  // Lengths and ranges are the server's to check, as for retry policies.
+  if (item.concurrencyKey !== undefined) {
+    checkString(item.concurrencyKey, `${name}.concurrencyKey`);
+    spec.concurrencyKey = item.concurrencyKey;
+  }
+  if (item.priority !== undefined) {
+    checkInt32(item.priority, `${name}.priority`);
+    spec.priority = item.priority;
+  }
+  if (item.attemptTimeoutMs !== undefined) {
+    spec.attemptTimeout = toDuration(item.attemptTimeoutMs, `${name}.attemptTimeoutMs`);
+  }
   return spec;
 }
 
@@ -221,13 +242,31 @@ const POOL_SETTING_PATHS: readonly [keyof PoolSettings, string][] = [
   ["defaultRetry", "default_retry"],
   ["statusTtlMs", "status_ttl"],
   ["keepStatusForever", "keep_status_forever"],
+  ["maxPerKey", "max_per_key"],
+  ["priorityAgingMs", "priority_aging"],
+  ["rateLimit", "rate_limit"],
+  ["defaultAttemptTimeoutMs", "default_attempt_timeout"],
+  ["circuitBreaker", "circuit_breaker"],
+  ["parent", "parent"],
 ];
+
+// Settings that accept null in updatePool: the field stays in the mask
+// unset, which restores the server's default or removes the setting.
+const NULLABLE_POOL_SETTINGS: ReadonlySet<keyof PoolSettings> = new Set<keyof PoolSettings>([
+  "defaultRetry",
+  "statusTtlMs",
+  "maxPerKey",
+  "priorityAgingMs",
+  "rateLimit",
+  "defaultAttemptTimeoutMs",
+  "circuitBreaker",
+  "parent",
+]);
 
 /**
  * Builds a Pool message from settings and lists the proto paths they set,
- * which are the update mask of an UpdatePool call. A null `defaultRetry` or
- * `statusTtlMs` stays in the mask with the field unset, which restores the
- * server's default.
+ * which are the update mask of an UpdatePool call. A null setting stays in
+ * the mask with the field unset, which restores the server's default.
  */
 export function poolSettingsToProto(
   name: string,
@@ -258,7 +297,7 @@ export function poolSettingsToProto(
 
 function setPoolSetting(pool: ProtoPool, key: keyof PoolSettings, value: unknown): void {
   if (value === null) {
-    if (key === "defaultRetry" || key === "statusTtlMs") {
+    if (NULLABLE_POOL_SETTINGS.has(key)) {
       return;
     }
     throw new TypeError(`pool setting ${key} cannot be null; pass a value`);
@@ -284,7 +323,67 @@ function setPoolSetting(pool: ProtoPool, key: keyof PoolSettings, value: unknown
     case "statusTtlMs":
       pool.statusTtl = toDuration(value as number, "statusTtlMs");
       break;
+    case "maxPerKey":
+      checkInt32(value, "maxPerKey");
+      pool.maxPerKey = value as number;
+      break;
+    case "priorityAgingMs":
+      pool.priorityAging = toDuration(value as number, "priorityAgingMs");
+      break;
+    case "rateLimit":
+      pool.rateLimit = rateLimitToProto(value as RateLimit);
+      break;
+    case "defaultAttemptTimeoutMs":
+      pool.defaultAttemptTimeout = toDuration(value as number, "defaultAttemptTimeoutMs");
+      break;
+    case "circuitBreaker":
+      pool.circuitBreaker = circuitBreakerToProto(value as CircuitBreaker);
+      break;
+    case "parent":
+      checkString(value, "parent");
+      pool.parent = value as string;
+      break;
   }
+}
+
+function rateLimitToProto(limit: RateLimit) {
+  if (typeof limit !== "object" || limit === null) {
+    throw new TypeError(`rateLimit must be an object such as {perSecond: 5}, got ${String(limit)}`);
+  }
+  if (typeof limit.perSecond !== "number") {
+    throw new TypeError(`rateLimit.perSecond must be a number, got ${String(limit.perSecond)}`);
+  }
+  const message = create(RateLimitSchema, { perSecond: limit.perSecond });
+  if (limit.burst !== undefined) {
+    checkInt32(limit.burst, "rateLimit.burst");
+    message.burst = limit.burst;
+  }
+  return message;
+}
+
+function circuitBreakerToProto(breaker: CircuitBreaker) {
+  if (typeof breaker !== "object" || breaker === null) {
+    throw new TypeError(
+      `circuitBreaker must be an object such as {failureRate: 0.5}, got ${String(breaker)}`,
+    );
+  }
+  if (typeof breaker.failureRate !== "number") {
+    throw new TypeError(
+      `circuitBreaker.failureRate must be a number, got ${String(breaker.failureRate)}`,
+    );
+  }
+  const message = create(CircuitBreakerSchema, { failureRate: breaker.failureRate });
+  if (breaker.windowMs !== undefined) {
+    message.window = toDuration(breaker.windowMs, "circuitBreaker.windowMs");
+  }
+  if (breaker.minAttempts !== undefined) {
+    checkInt32(breaker.minAttempts, "circuitBreaker.minAttempts");
+    message.minAttempts = breaker.minAttempts;
+  }
+  if (breaker.coolDownMs !== undefined) {
+    message.coolDown = toDuration(breaker.coolDownMs, "circuitBreaker.coolDownMs");
+  }
+  return message;
 }
 
 /** Builds an UpdatePoolRequest whose mask names exactly the given settings. */
@@ -325,21 +424,71 @@ export function poolSettingsThatDiffer(pool: Pool, settings: PoolSettings): Pool
   if (settings.defaultRetry != null && !sameRetryPolicy(settings.defaultRetry, pool.defaultRetry)) {
     changed.defaultRetry = settings.defaultRetry;
   }
+  if (settings.maxPerKey != null && settings.maxPerKey !== pool.maxPerKey) {
+    changed.maxPerKey = settings.maxPerKey;
+  }
+  if (settings.priorityAgingMs != null && settings.priorityAgingMs !== pool.priorityAgingMs) {
+    changed.priorityAgingMs = settings.priorityAgingMs;
+  }
+  if (
+    settings.defaultAttemptTimeoutMs != null &&
+    settings.defaultAttemptTimeoutMs !== pool.defaultAttemptTimeoutMs
+  ) {
+    changed.defaultAttemptTimeoutMs = settings.defaultAttemptTimeoutMs;
+  }
+  if (settings.rateLimit != null && !sameRateLimit(settings.rateLimit, pool.rateLimit)) {
+    changed.rateLimit = settings.rateLimit;
+  }
+  if (
+    settings.circuitBreaker != null &&
+    !sameCircuitBreaker(settings.circuitBreaker, pool.circuitBreaker)
+  ) {
+    changed.circuitBreaker = settings.circuitBreaker;
+  }
+  if (settings.parent != null && settings.parent !== pool.parent) {
+    changed.parent = settings.parent;
+  }
   return changed;
 }
 
-function sameRetryPolicy(wanted: RetryPolicy, current: Pool["defaultRetry"]): boolean {
+function sameRateLimit(requested: RateLimit, current: RateLimit | undefined): boolean {
   return (
-    (wanted.maxAttempts ?? DEFAULT_MAX_ATTEMPTS) === current.maxAttempts &&
-    (wanted.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS) === current.initialBackoffMs &&
-    (wanted.base ?? DEFAULT_BACKOFF_BASE) === current.base &&
-    wanted.maxBackoffMs === current.maxBackoffMs
+    current !== undefined &&
+    requested.perSecond === current.perSecond &&
+    (requested.burst ?? 0) === (current.burst ?? 0)
+  );
+}
+
+// Fields left out of `requested` take the server's default, so they match
+// whatever the pool holds.
+function sameCircuitBreaker(requested: CircuitBreaker, current: CircuitBreaker | undefined): boolean {
+  return (
+    current !== undefined &&
+    requested.failureRate === current.failureRate &&
+    (requested.windowMs === undefined || requested.windowMs === current.windowMs) &&
+    (requested.minAttempts === undefined || requested.minAttempts === current.minAttempts) &&
+    (requested.coolDownMs === undefined || requested.coolDownMs === current.coolDownMs)
+  );
+}
+
+function sameRetryPolicy(requested: RetryPolicy, current: Pool["defaultRetry"]): boolean {
+  return (
+    (requested.maxAttempts ?? DEFAULT_MAX_ATTEMPTS) === current.maxAttempts &&
+    (requested.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS) === current.initialBackoffMs &&
+    (requested.base ?? DEFAULT_BACKOFF_BASE) === current.base &&
+    requested.maxBackoffMs === current.maxBackoffMs
   );
 }
 
 function checkString(value: unknown, name: string): void {
   if (typeof value !== "string") {
     throw new TypeError(`${name} must be a string, got ${JSON.stringify(value)}`);
+  }
+}
+
+function checkInt32(value: unknown, name: string): void {
+  if (!Number.isInteger(value) || Math.abs(value as number) > 2 ** 31 - 1) {
+    throw new TypeError(`${name} must be a 32-bit integer, got ${String(value)}`);
   }
 }
 
@@ -367,6 +516,13 @@ const WORK_STATES: Partial<Record<ProtoWorkState, WorkState>> = {
   [ProtoWorkState.RUNNING]: "running",
   [ProtoWorkState.FINISHED]: "finished",
   [ProtoWorkState.NOT_FOUND]: "not_found",
+};
+
+const CIRCUIT_STATES: Record<ProtoCircuitState, CircuitState> = {
+  [ProtoCircuitState.UNSPECIFIED]: "unspecified",
+  [ProtoCircuitState.CLOSED]: "closed",
+  [ProtoCircuitState.OPEN]: "open",
+  [ProtoCircuitState.HALF_OPEN]: "half_open",
 };
 
 const CANCEL_OUTCOMES: Partial<Record<ProtoCancelOutcome, CancelOutcome>> = {
@@ -427,6 +583,9 @@ export function statusFromProto(message: ProtoWorkStatus): WorkStatus {
     previousAttempts: message.previousAttempts,
     pool: message.pool,
     function: message.function,
+    concurrencyKey: message.concurrencyKey,
+    priority: message.priority,
+    continuations: message.continuations,
   };
   const result = resultFromProto(message.result);
   if (result !== undefined) status.result = result;
@@ -456,6 +615,7 @@ export function completionFromProto(message: ProtoCompletion): Completion {
     result,
     context: fromValue(message.context),
     attempts: message.attempts,
+    continuations: message.continuations,
   };
   const finishedAt = fromTimestamp(message.finishedAt);
   if (finishedAt !== undefined) completion.finishedAt = finishedAt;
@@ -472,14 +632,44 @@ export function poolFromProto(message: ProtoPool, stats?: ProtoPoolStats): Pool 
     statusTtlMs:
       message.statusTtl !== undefined ? fromDuration(message.statusTtl) : DEFAULT_STATUS_TTL_MS,
     keepStatusForever: message.keepStatusForever,
+    maxPerKey: message.maxPerKey ?? 0,
+    priorityAgingMs:
+      message.priorityAging !== undefined
+        ? fromDuration(message.priorityAging)
+        : DEFAULT_PRIORITY_AGING_MS,
+    parent: message.parent,
   };
+  if (message.rateLimit !== undefined) {
+    pool.rateLimit = { perSecond: message.rateLimit.perSecond, burst: message.rateLimit.burst };
+  }
+  if (message.defaultAttemptTimeout !== undefined) {
+    pool.defaultAttemptTimeoutMs = fromDuration(message.defaultAttemptTimeout);
+  }
+  if (message.circuitBreaker !== undefined) {
+    pool.circuitBreaker = circuitBreakerFromProto(message.circuitBreaker);
+  }
   if (stats !== undefined) {
     pool.stats = {
       pendingCount: Number(stats.pendingCount),
       runningCount: Number(stats.runningCount),
+      circuitState: CIRCUIT_STATES[stats.circuitState] ?? "unspecified",
+      borrowedCount: Number(stats.borrowedCount),
     };
+    const openUntil = fromTimestamp(stats.circuitOpenUntil);
+    if (openUntil !== undefined) pool.stats.circuitOpenUntil = openUntil;
   }
   return pool;
+}
+
+// Unset durations stay undefined: the server applies its defaults to them.
+function circuitBreakerFromProto(message: ProtoCircuitBreaker): CircuitBreaker {
+  const breaker: CircuitBreaker = {
+    failureRate: message.failureRate,
+    minAttempts: message.minAttempts,
+  };
+  if (message.window !== undefined) breaker.windowMs = fromDuration(message.window);
+  if (message.coolDown !== undefined) breaker.coolDownMs = fromDuration(message.coolDown);
+  return breaker;
 }
 
 /** Converts a CancelOutcome enum value. */

@@ -4,6 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 
 import {
+  AttemptContinuationSchema,
   AttemptFailureSchema,
   AttemptResultSchema,
   AttemptSuccessSchema,
@@ -16,9 +17,10 @@ import type { Value } from "@bufbuild/protobuf/wkt";
 
 /**
  * A worker handler: receives the attempt's context and the decoded args, and
- * returns (or resolves to) the JSON-like return value. Throw
- * NonRetryableError to fail the item without a retry; any other error fails
- * the attempt and the item's retry policy decides what follows.
+ * returns (or resolves to) the JSON-like return value, or `new Continue(args)`
+ * to run the item again at once with new args. Throw NonRetryableError to
+ * fail the item without a retry; any other error fails the attempt and the
+ * item's retry policy decides what follows.
  */
 // `any` lets handlers declare the args type they expect without a cast.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,13 +35,27 @@ export type CancelReason =
   /** The worker's stream closed; the server already ended the attempt. */
   | "stream_closed"
   /** The worker stopped and its grace period ended. */
-  | "shutdown";
+  | "shutdown"
+  /**
+   * The attempt ran past its attempt timeout. The server already ended it as
+   * a failure, retried per the item's policy, and drops this result.
+   */
+  | "timeout";
+
+/**
+ * Handler result that ends the attempt and runs the item again at once with
+ * `args`: `return new Continue({ page: page + 1 })`. The item keeps its id,
+ * and the next attempt starts with a fresh retry budget.
+ */
+export class Continue {
+  constructor(readonly args: unknown = null) {}
+}
 
 /**
  * Attempt details and the cooperative cancel signal passed to a handler.
  *
- * `signal` aborts when a client cancels the item, when the server reports
- * the lease lost, when the stream that assigned the attempt closes, and when
+ * `signal` aborts when a client cancels the item, when the attempt runs past
+ * its attempt timeout, when the server reports the lease lost, when the stream that assigned the attempt closes, and when
  * a stopping worker's grace period ends. Pass it to APIs that accept an
  * AbortSignal, such as `fetch`, or check `cancelRequested`. The handler's
  * promise is never abandoned: it decides when to stop.
@@ -52,6 +68,8 @@ export class WorkContext {
   readonly function: string;
   /** Time the lease ends unless a heartbeat renews it; the worker renews it. */
   readonly leaseExpiresAt: Date | undefined;
+  /** Time the server ends the attempt as timed out; undefined without a timeout. */
+  readonly deadline: Date | undefined;
   /** Why the cancel signal was raised, or undefined while it was not. */
   cancelReason: CancelReason | undefined;
 
@@ -63,12 +81,14 @@ export class WorkContext {
     pool: string;
     function: string;
     leaseExpiresAt?: Date | undefined;
+    deadline?: Date | undefined;
   }) {
     this.workId = fields.workId;
     this.attempt = fields.attempt;
     this.pool = fields.pool;
     this.function = fields.function;
     this.leaseExpiresAt = fields.leaseExpiresAt;
+    this.deadline = fields.deadline;
   }
 
   /** Aborts when a cancel is requested; see the class comment for when. */
@@ -142,6 +162,21 @@ export async function runHandler(
     const nonRetryable = error instanceof NonRetryableError;
     onError(nonRetryable ? "Handler failed; not retrying" : "Handler failed", error);
     return fail(errorMessage(error), nonRetryable);
+  }
+
+  if (returned instanceof Continue) {
+    let args: Value;
+    try {
+      args = toValue(returned.args, "continuation args");
+    } catch (error) {
+      onError("Handler continued with args that are not JSON-like", error);
+      return fail(errorMessage(error), true);
+    }
+    result.outcome = {
+      case: "continuation",
+      value: create(AttemptContinuationSchema, { args }),
+    };
+    return result;
   }
 
   let returnValue: Value;

@@ -28,6 +28,7 @@ export {
   type StatusCodeName,
 } from "./errors.js";
 export {
+  Continue,
   WorkContext,
   completionEventFromArgs,
   defineOnComplete,

@@ -13,6 +13,8 @@ export const DEFAULT_BACKOFF_BASE = 2;
 export const DEFAULT_MAX_PARALLELISM = 10;
 /** How long a finished item's status stays readable by default: 24 hours. */
 export const DEFAULT_STATUS_TTL_MS = 24 * 60 * 60 * 1000;
+/** Waiting time that raises a ready item's priority by one when a pool sets none. */
+export const DEFAULT_PRIORITY_AGING_MS = 1000;
 
 /**
  * How often and how soon a failed work item runs again.
@@ -56,6 +58,22 @@ export interface EnqueueOptions {
   runAfterMs?: number;
   /** Key unique within the pool: a repeat returns the first item's id. */
   idempotencyKey?: string;
+  /**
+   * Items of the pool with the same key run at most the pool's `maxPerKey` at
+   * once; 1 to 256 characters.
+   */
+  concurrencyKey?: string;
+  /**
+   * Higher starts first within the pool, from -1,000,000 to 1,000,000
+   * (default 0). Waiting raises it by one per the pool's `priorityAgingMs`.
+   */
+  priority?: number;
+  /**
+   * Maximum run time of one attempt, in ms. Past it the server cancels the attempt
+   * (reason "timeout") and ends it as a failure that the retry policy may
+   * retry. Undefined applies the pool's `defaultAttemptTimeoutMs`.
+   */
+  attemptTimeoutMs?: number;
 }
 
 /** One work item of an enqueueBatch call. */
@@ -101,6 +119,12 @@ export interface WorkStatus {
   finishedAt?: Date;
   /** Error of the most recent failed attempt, if any. */
   lastError?: string;
+  /** Concurrency key from the enqueue, or "" when none. */
+  concurrencyKey: string;
+  /** Priority from the enqueue, without aging. */
+  priority: number;
+  /** Attempts that ended with a continuation; previousAttempts counts them too. */
+  continuations: number;
 }
 
 /** One entry of the completion log: a work item's final result. */
@@ -115,6 +139,8 @@ export interface Completion {
   context: JsonValue;
   /** Attempts the item made, 0 when it was canceled before it started. */
   attempts: number;
+  /** Attempts that ended with a continuation; `attempts` counts them too. */
+  continuations: number;
   finishedAt?: Date;
 }
 
@@ -140,10 +166,42 @@ export interface CancelAllResult {
   cancelRequestedCount: number;
 }
 
-/** Counts of a pool's unfinished items. */
+/** State of a pool's circuit breaker; "unspecified" when it has none. */
+export type CircuitState = "closed" | "open" | "half_open" | "unspecified";
+
+/** Counts of a pool's unfinished items and the state of its breaker. */
 export interface PoolStats {
   pendingCount: number;
   runningCount: number;
+  circuitState: CircuitState;
+  /** End of the cool-down while the breaker is open. */
+  circuitOpenUntil?: Date;
+  /** Items running on capacity borrowed from the parent pool. */
+  borrowedCount: number;
+}
+
+/** Token bucket that limits how fast a pool starts items. */
+export interface RateLimit {
+  /** Tokens added per second; must be above 0. */
+  perSecond: number;
+  /** Maximum tokens held, the starts allowed in one burst; 0 or undefined means 1. */
+  burst?: number;
+}
+
+/**
+ * Pauses a pool's new starts while its attempts fail too often. Fields left
+ * out take the server's defaults: a 60 s window, 10 attempts and a 30 s
+ * cool-down.
+ */
+export interface CircuitBreaker {
+  /** Fraction of failed attempts, above 0 and at most 1, that opens the breaker. */
+  failureRate: number;
+  /** Span of recent attempts the rate is computed over, in ms. */
+  windowMs?: number;
+  /** Fewest attempts in the window before the rate counts. */
+  minAttempts?: number;
+  /** Time the breaker stays open before one probe attempt, in ms. */
+  coolDownMs?: number;
 }
 
 /** A named queue and its settings; `stats` is set only by getPool. */
@@ -155,13 +213,25 @@ export interface Pool {
   defaultRetry: Required<Omit<RetryPolicy, "maxBackoffMs">> & { maxBackoffMs?: number };
   statusTtlMs: number;
   keepStatusForever: boolean;
+  /** Maximum number of items with the same concurrency key that run at once; 0 is no limit. */
+  maxPerKey: number;
+  /** Waiting time that raises a ready item's priority by one, in ms. */
+  priorityAgingMs: number;
+  rateLimit?: RateLimit;
+  /** Attempt timeout of items that set none, in ms; undefined is none. */
+  defaultAttemptTimeoutMs?: number;
+  circuitBreaker?: CircuitBreaker;
+  /** Pool whose idle capacity this pool borrows, or "" when none. */
+  parent: string;
   stats?: PoolStats;
 }
 
 /**
  * Settings of createPool, updatePool and ensurePool. An undefined setting is
- * left alone. In updatePool, null for `defaultRetry` or `statusTtlMs`
- * restores the server's default.
+ * left alone. In updatePool, null restores the server's default for
+ * `defaultRetry`, `statusTtlMs`, `maxPerKey`, `priorityAgingMs` and
+ * `defaultAttemptTimeoutMs`, and removes `rateLimit`, `circuitBreaker` and
+ * `parent`.
  */
 export interface PoolSettings {
   maxParallelism?: number;
@@ -169,6 +239,12 @@ export interface PoolSettings {
   defaultRetry?: RetryPolicy | null;
   statusTtlMs?: number | null;
   keepStatusForever?: boolean;
+  maxPerKey?: number | null;
+  priorityAgingMs?: number | null;
+  rateLimit?: RateLimit | null;
+  defaultAttemptTimeoutMs?: number | null;
+  circuitBreaker?: CircuitBreaker | null;
+  parent?: string | null;
 }
 
 /** Reason a work item is not running now, as Explain reports it. */
@@ -182,6 +258,9 @@ export type WaitReason =
   | "queued"
   | "running"
   | "finished"
+  | "key_at_limit"
+  | "rate_limited"
+  | "circuit_open"
   | "unspecified";
 
 /** Result of explain: the reason a work item waits and the facts behind it. */
@@ -192,7 +271,7 @@ export interface Explanation {
   status?: WorkStatus;
   /** End of the wait, for "scheduled" and "backing_off". */
   until?: Date;
-  /** Running items of the pool, at most 20, for "pool_at_limit". */
+  /** Running items, at most 20, for "pool_at_limit" and "key_at_limit". */
   runningWorkIds: string[];
   /** Worker stream that holds the lease, for "running". */
   workerId: string;

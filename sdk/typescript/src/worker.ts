@@ -573,6 +573,7 @@ export class Worker {
       pool: assignment.pool,
       function: assignment.function,
       leaseExpiresAt: fromTimestamp(assignment.leaseExpiresAt),
+      deadline: fromTimestamp(assignment.deadline),
     });
     const attempt = new Attempt(session, context);
     if (session.running.has(attempt.key)) {
@@ -602,6 +603,9 @@ export class Worker {
       attempt.leaseLost = true;
       this.logger.warn("Lease lost; the attempt's result will be dropped", attempt.logFields());
       attempt.context.requestCancel("lease_lost");
+    } else if (cancel.reason === ProtoCancelReason.TIMEOUT) {
+      this.logger.info("Attempt timed out; canceling its handler", attempt.logFields());
+      attempt.context.requestCancel("timeout");
     } else {
       this.logger.info("Cancel requested", attempt.logFields());
       attempt.context.requestCancel("requested");

@@ -6,8 +6,10 @@ import { poolSettingsToProto } from "./convert.js";
 import type {
   CancelAllResult,
   CancelOutcome,
+  CircuitBreaker,
   Pool,
   PoolSettings,
+  RateLimit,
   RetryOption,
   RetryPolicy,
   WorkItem,
@@ -27,7 +29,31 @@ export interface WorkpoolOptions {
   defaultRetryBehavior?: RetryPolicy;
   /** How long a finished item's status stays readable, in ms. */
   statusTtlMs?: number;
+  /** Maximum number of items with the same concurrency key that run at once. */
+  maxPerKey?: number;
+  /** Waiting time that raises a ready item's priority by one, in ms. */
+  priorityAgingMs?: number;
+  /** Limit of starts per second across all servers. */
+  rateLimit?: RateLimit;
+  /** Attempt timeout of items that set none, in ms. */
+  defaultAttemptTimeoutMs?: number;
+  /** Pauses new starts while too many attempts fail. */
+  circuitBreaker?: CircuitBreaker;
+  /** Pool whose idle capacity this pool may borrow. */
+  parent?: string;
 }
+
+// WorkpoolOptions keys that are PoolSettings under the same name.
+const SAME_NAMED_SETTINGS = [
+  "maxParallelism",
+  "statusTtlMs",
+  "maxPerKey",
+  "priorityAgingMs",
+  "rateLimit",
+  "defaultAttemptTimeoutMs",
+  "circuitBreaker",
+  "parent",
+] as const;
 
 /** Options of enqueueAction and enqueueActionBatch. */
 export interface EnqueueActionOptions {
@@ -43,6 +69,12 @@ export interface EnqueueActionOptions {
   runAfter?: number;
   /** Key unique within the pool: a repeat returns the first item's id. */
   idempotencyKey?: string;
+  /** Items with the same key run at most the pool's `maxPerKey` at once. */
+  concurrencyKey?: string;
+  /** Higher starts first, from -1,000,000 to 1,000,000; default 0. */
+  priority?: number;
+  /** Maximum run time of one attempt, in ms; the pool's default when left out. */
+  attemptTimeout?: number;
 }
 
 /**
@@ -64,15 +96,17 @@ export class Workpool {
     options: WorkpoolOptions,
   ) {
     this.pool = options.pool;
-    this.settings = {};
-    if (options.maxParallelism !== undefined) this.settings.maxParallelism = options.maxParallelism;
+    const settings: Record<string, unknown> = {};
+    for (const key of SAME_NAMED_SETTINGS) {
+      if (options[key] !== undefined) settings[key] = options[key];
+    }
+    this.settings = settings as PoolSettings;
     if (options.retryActionsByDefault !== undefined) {
       this.settings.retryByDefault = options.retryActionsByDefault;
     }
     if (options.defaultRetryBehavior !== undefined) {
       this.settings.defaultRetry = options.defaultRetryBehavior;
     }
-    if (options.statusTtlMs !== undefined) this.settings.statusTtlMs = options.statusTtlMs;
     // Validate the settings now rather than on first use.
     poolSettingsToProto(this.pool, this.settings);
   }
@@ -150,5 +184,8 @@ function actionItem(fn: string, args: unknown, options: EnqueueActionOptions): W
   }
   if (options.runAfter !== undefined) item.runAfterMs = options.runAfter;
   if (options.idempotencyKey !== undefined) item.idempotencyKey = options.idempotencyKey;
+  if (options.concurrencyKey !== undefined) item.concurrencyKey = options.concurrencyKey;
+  if (options.priority !== undefined) item.priority = options.priority;
+  if (options.attemptTimeout !== undefined) item.attemptTimeoutMs = options.attemptTimeout;
   return item;
 }

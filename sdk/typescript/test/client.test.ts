@@ -294,6 +294,67 @@ describe("Workpool", () => {
     assert.equal(updates[0]!.pool?.maxParallelism, 4);
   });
 
+  test("passes scheduling options to pool and items", async () => {
+    const creates: CreatePoolRequest[] = [];
+    const enqueues: EnqueueRequest[] = [];
+    const batches: EnqueueBatchRequest[] = [];
+    server = await startFakeServer((router) => {
+      router.service(PoolService, {
+        getPool(request) {
+          throw new ConnectError(`pool ${request.name} not found`, Code.NotFound);
+        },
+        createPool(request) {
+          creates.push(request);
+          return { pool: request.pool };
+        },
+      });
+      router.service(WorkpoolService, {
+        enqueue(request) {
+          enqueues.push(request);
+          return { workId: "wk_1" };
+        },
+        enqueueBatch(request) {
+          batches.push(request);
+          return { workIds: request.work.map((_, index) => `wk_b${index}`) };
+        },
+      });
+    });
+    client = new WorkpoolClient(server.address, { logger: silentLogger });
+
+    const pool = new Workpool(client, {
+      pool: "exports",
+      maxPerKey: 2,
+      priorityAgingMs: 500,
+      rateLimit: { perSecond: 10 },
+      defaultAttemptTimeoutMs: 60_000,
+      circuitBreaker: { failureRate: 0.5 },
+      parent: "shared",
+    });
+    await pool.enqueueAction("export.run", null, {
+      concurrencyKey: "c-7",
+      priority: 10,
+      attemptTimeout: 2_000,
+    });
+    await pool.enqueueActionBatch("export.run", [1, 2], { priority: -1 });
+
+    const created = creates[0]!.pool!;
+    assert.equal(created.maxPerKey, 2);
+    assert.equal(created.priorityAging?.nanos, 500_000_000);
+    assert.equal(created.rateLimit?.perSecond, 10);
+    assert.equal(created.defaultAttemptTimeout?.seconds, 60n);
+    assert.equal(created.circuitBreaker?.failureRate, 0.5);
+    assert.equal(created.parent, "shared");
+
+    const spec = enqueues[0]!.work!;
+    assert.equal(spec.concurrencyKey, "c-7");
+    assert.equal(spec.priority, 10);
+    assert.equal(spec.attemptTimeout?.seconds, 2n);
+    assert.deepEqual(
+      batches[0]!.work.map((item) => item.priority),
+      [-1, -1],
+    );
+  });
+
   test("context without onComplete is rejected before any call", async () => {
     client = new WorkpoolClient("127.0.0.1:1", { logger: silentLogger });
     const pool = new Workpool(client, { pool: "p" });

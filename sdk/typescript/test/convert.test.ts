@@ -3,7 +3,15 @@ import { describe, test } from "node:test";
 
 import { create } from "@bufbuild/protobuf";
 
-import { CompletionSchema, PoolSchema, ResultSchema, WorkState, WorkStatusSchema } from "../gen/workpool/v1/types_pb.js";
+import {
+  CircuitState,
+  CompletionSchema,
+  PoolSchema,
+  PoolStatsSchema,
+  ResultSchema,
+  WorkState,
+  WorkStatusSchema,
+} from "../gen/workpool/v1/types_pb.js";
 import {
   completionFromProto,
   fromDuration,
@@ -81,6 +89,33 @@ describe("work specs", () => {
     assert.equal(spec.retry.value && typeof spec.retry.value === "object" ? spec.retry.value.maxAttempts : -1, 0);
   });
 
+  test("scheduling options set their fields", () => {
+    const spec = workItemToSpec({
+      function: "f",
+      concurrencyKey: "customer-7",
+      priority: -3,
+      attemptTimeoutMs: 1500,
+    });
+    assert.equal(spec.concurrencyKey, "customer-7");
+    assert.equal(spec.priority, -3);
+    assert.equal(spec.attemptTimeout?.seconds, 1n);
+    assert.equal(spec.attemptTimeout?.nanos, 500_000_000);
+
+    const plain = workItemToSpec({ function: "f" });
+    assert.equal(plain.concurrencyKey, "");
+    assert.equal(plain.priority, 0);
+    assert.equal(plain.attemptTimeout, undefined);
+  });
+
+  test("scheduling options of the wrong type are rejected", () => {
+    assert.throws(() => workItemToSpec({ function: "f", priority: 1.5 }), /work\.priority must be a 32-bit integer/);
+    assert.throws(() => workItemToSpec({ function: "f", concurrencyKey: 7 as never }), /work\.concurrencyKey/);
+    assert.throws(
+      () => workItemToSpec({ function: "f", attemptTimeoutMs: Number.NaN }),
+      /work\.attemptTimeoutMs/,
+    );
+  });
+
   test("batch items name their index in errors", () => {
     assert.throws(() => workItemToSpec({ function: "f", args: NaN }, "items[3]"), /items\[3\]\.args/);
   });
@@ -96,11 +131,81 @@ describe("pools", () => {
     assert.throws(() => updatePoolRequest("p", { colour: 1 } as never), /unknown pool setting colour/);
   });
 
+  test("scheduling settings map to their fields and paths", () => {
+    const request = updatePoolRequest("p", {
+      maxPerKey: 2,
+      priorityAgingMs: 250,
+      rateLimit: { perSecond: 5, burst: 10 },
+      defaultAttemptTimeoutMs: 30_000,
+      circuitBreaker: { failureRate: 0.5, coolDownMs: 2_000 },
+      parent: "shared",
+    });
+    assert.deepEqual(request.updateMask?.paths, [
+      "max_per_key",
+      "priority_aging",
+      "rate_limit",
+      "default_attempt_timeout",
+      "circuit_breaker",
+      "parent",
+    ]);
+    assert.equal(request.pool?.maxPerKey, 2);
+    assert.equal(request.pool?.priorityAging?.nanos, 250_000_000);
+    assert.equal(request.pool?.rateLimit?.perSecond, 5);
+    assert.equal(request.pool?.rateLimit?.burst, 10);
+    assert.equal(request.pool?.defaultAttemptTimeout?.seconds, 30n);
+    assert.equal(request.pool?.circuitBreaker?.failureRate, 0.5);
+    assert.equal(request.pool?.circuitBreaker?.window, undefined);
+    assert.equal(request.pool?.circuitBreaker?.coolDown?.seconds, 2n);
+    assert.equal(request.pool?.parent, "shared");
+  });
+
+  test("null scheduling settings stay in the mask unset", () => {
+    const request = updatePoolRequest("p", { maxPerKey: null, rateLimit: null, parent: null });
+    assert.deepEqual(request.updateMask?.paths, ["max_per_key", "rate_limit", "parent"]);
+    assert.equal(request.pool?.maxPerKey, undefined);
+    assert.equal(request.pool?.rateLimit, undefined);
+    assert.equal(request.pool?.parent, "");
+    assert.throws(() => updatePoolRequest("p", { rateLimit: {} as never }), /rateLimit\.perSecond/);
+  });
+
+  test("scheduling settings and stats convert from the pool", () => {
+    const pool = poolFromProto(
+      create(PoolSchema, {
+        name: "p",
+        maxPerKey: 3,
+        rateLimit: { perSecond: 2.5, burst: 4 },
+        defaultAttemptTimeout: { seconds: 9n },
+        circuitBreaker: { failureRate: 0.25, minAttempts: 20 },
+        parent: "shared",
+      }),
+      create(PoolStatsSchema, {
+        pendingCount: 4n,
+        runningCount: 1n,
+        circuitState: CircuitState.OPEN,
+        circuitOpenUntil: { seconds: 20n },
+        borrowedCount: 2n,
+      }),
+    );
+    assert.equal(pool.maxPerKey, 3);
+    assert.equal(pool.priorityAgingMs, 1000);
+    assert.deepEqual(pool.rateLimit, { perSecond: 2.5, burst: 4 });
+    assert.equal(pool.defaultAttemptTimeoutMs, 9000);
+    assert.deepEqual(pool.circuitBreaker, { failureRate: 0.25, minAttempts: 20 });
+    assert.equal(pool.parent, "shared");
+    assert.equal(pool.stats?.circuitState, "open");
+    assert.equal(pool.stats?.circuitOpenUntil?.getTime(), 20_000);
+    assert.equal(pool.stats?.borrowedCount, 2);
+  });
+
   test("unset pool fields take the defaults", () => {
     const pool = poolFromProto(create(PoolSchema, { name: "p" }));
     assert.equal(pool.maxParallelism, 10);
     assert.deepEqual(pool.defaultRetry, { maxAttempts: 5, initialBackoffMs: 250, base: 2 });
     assert.equal(pool.statusTtlMs, 24 * 60 * 60 * 1000);
+    assert.equal(pool.maxPerKey, 0);
+    assert.equal(pool.rateLimit, undefined);
+    assert.equal(pool.defaultAttemptTimeoutMs, undefined);
+    assert.equal(pool.circuitBreaker, undefined);
   });
 
   test("only differing settings are changed", () => {
@@ -114,6 +219,31 @@ describe("pools", () => {
       poolSettingsThatDiffer(pool, { defaultRetry: { maxAttempts: 2 } }),
       { defaultRetry: { maxAttempts: 2 } },
     );
+  });
+
+  test("only differing scheduling settings are changed", () => {
+    const pool = poolFromProto(
+      create(PoolSchema, {
+        name: "p",
+        maxPerKey: 2,
+        rateLimit: { perSecond: 5 },
+        circuitBreaker: { failureRate: 0.5, window: { seconds: 60n } },
+      }),
+    );
+    const same = {
+      maxPerKey: 2,
+      rateLimit: { perSecond: 5 },
+      circuitBreaker: { failureRate: 0.5 },
+      priorityAgingMs: 1000,
+    };
+    assert.deepEqual(poolSettingsThatDiffer(pool, same), {});
+    assert.deepEqual(
+      poolSettingsThatDiffer(pool, { maxPerKey: 1, rateLimit: { perSecond: 5, burst: 3 } }),
+      { maxPerKey: 1, rateLimit: { perSecond: 5, burst: 3 } },
+    );
+    assert.deepEqual(poolSettingsThatDiffer(pool, { defaultAttemptTimeoutMs: 100 }), {
+      defaultAttemptTimeoutMs: 100,
+    });
   });
 });
 
@@ -136,6 +266,34 @@ describe("responses", () => {
     assert.equal(status.finishedAt?.getTime(), 10_005);
     assert.equal(status.enqueuedAt, undefined);
     assert.equal(status.lastError, "boom");
+    assert.equal(status.concurrencyKey, "");
+    assert.equal(status.continuations, 0);
+  });
+
+  test("status and completion carry the scheduling fields", () => {
+    const status = statusFromProto(
+      create(WorkStatusSchema, {
+        workId: "wk_1",
+        state: WorkState.PENDING,
+        concurrencyKey: "tenant-a",
+        priority: 5,
+        continuations: 2,
+      }),
+    );
+    assert.equal(status.concurrencyKey, "tenant-a");
+    assert.equal(status.priority, 5);
+    assert.equal(status.continuations, 2);
+
+    const completion = completionFromProto(
+      create(CompletionSchema, {
+        sequence: 1n,
+        workId: "wk_1",
+        result: create(ResultSchema, { outcome: { case: "canceled", value: {} } }),
+        attempts: 3,
+        continuations: 2,
+      }),
+    );
+    assert.equal(completion.continuations, 2);
   });
 
   test("a completion without a result is rejected", () => {

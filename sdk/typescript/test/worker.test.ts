@@ -18,6 +18,7 @@ import {
 } from "../gen/workpool/v1/worker_service_pb.js";
 import {
   NonRetryableError,
+  Continue,
   Worker,
   fromValue,
   silentLogger,
@@ -221,6 +222,58 @@ describe("Worker", () => {
     assert.equal(result.outcome.case, "success");
     const returned = result.outcome.case === "success" ? result.outcome.value.returnValue : undefined;
     assert.deepEqual(fromValue(returned), { reason: "requested", aborted: true });
+  });
+
+  test("Continue reports a continuation with the new args", async () => {
+    const { stream } = await connect((w) =>
+      w.register("page", (_context: WorkContext, args: { page: number }) =>
+        new Continue({ page: args.page + 1 }),
+      ),
+    );
+    stream.send({ assignments: [assignment("wk_1", "page", { page: 1 })] });
+
+    const request = await nextRequest(stream);
+    const result = request.results[0]!;
+    assert.equal(result.outcome.case, "continuation");
+    const args = result.outcome.case === "continuation" ? result.outcome.value.args : undefined;
+    assert.deepEqual(fromValue(args), { page: 2 });
+    assert.equal(request.credit?.count, 1);
+  });
+
+  test("continuation args that are not JSON fail without retry", async () => {
+    const { stream } = await connect((w) => w.register("bad", () => new Continue({ n: 10n })));
+    stream.send({ assignments: [assignment("wk_1", "bad")] });
+    const result = (await nextRequest(stream)).results[0]!;
+    assert.equal(result.outcome.case, "failure");
+    assert.match(String(result.outcome.value?.error), /continuation args/);
+    assert.equal(result.outcome.case === "failure" && result.outcome.value.nonRetryable, true);
+  });
+
+  test("timeout cancel signals the handler with its deadline", async () => {
+    const { stream } = await connect((w) =>
+      w.register("wait", async (context: WorkContext) => {
+        const reason = await context.whenCancelRequested();
+        return { reason, deadline: context.deadline?.getTime() ?? null };
+      }),
+    );
+    const timed = assignment("wk_1", "wait");
+    timed.deadline = { $typeName: "google.protobuf.Timestamp", seconds: 30n, nanos: 0 };
+    stream.send({ assignments: [timed] });
+    await delay(50);
+    stream.send({
+      cancels: [
+        create(CancelAttemptSchema, {
+          workId: "wk_1",
+          attempt: 1,
+          reason: ProtoCancelReason.TIMEOUT,
+        }),
+      ],
+    });
+
+    const result = (await nextRequest(stream)).results[0]!;
+    assert.equal(result.outcome.case, "success");
+    const returned = result.outcome.case === "success" ? result.outcome.value.returnValue : undefined;
+    assert.deepEqual(fromValue(returned), { reason: "timeout", deadline: 30_000 });
   });
 
   test("lease lost drops the result but returns the credit", async () => {

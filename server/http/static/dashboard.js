@@ -17,14 +17,25 @@ function $(id) {
   return document.getElementById(id);
 }
 
+// A server with tokens answers 401 without one and 403 when the token lacks
+// the admin role; the token then lives in this tab's session storage only.
+const TOKEN_KEY = "workpool-token";
+
 async function callApi(method, path, body) {
   const options = { method, headers: {} };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) {
+    options.headers.Authorization = `Bearer ${token}`;
+  }
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 || response.status === 403) {
+    $("token-form").hidden = false;
+  }
   if (!response.ok) {
     throw new Error(data.error || `${method} ${path} failed: ${response.status}`);
   }
@@ -150,6 +161,26 @@ function limitFromInput(input) {
   return Number.isInteger(value) && value >= 0 ? value : null;
 }
 
+// Shows what a pool's scheduling settings do right now: the circuit breaker's
+// state and the items running on slots borrowed from the parent pool.
+function appendScheduling(cell, pool) {
+  if (pool.borrowed > 0) {
+    const borrowed = document.createElement("div");
+    borrowed.className = "borrowed";
+    borrowed.textContent = `${pool.borrowed.toLocaleString()} on ${pool.parent}'s slots`;
+    cell.appendChild(borrowed);
+  }
+  if (pool.circuit_state === "open" || pool.circuit_state === "half_open") {
+    const breaker = document.createElement("div");
+    breaker.className = "circuit paused";
+    breaker.textContent =
+      pool.circuit_state === "open"
+        ? `breaker open until ${formatTime(pool.circuit_open_until_seconds)}`
+        : "breaker half-open: one probe runs";
+    cell.appendChild(breaker);
+  }
+}
+
 function createRow(name) {
   const tr = document.createElement("tr");
   tr.dataset.pool = name;
@@ -237,6 +268,7 @@ function render(pools, now) {
       limit.textContent = pool.max_parallelism.toLocaleString();
     }
     row.cells.running.appendChild(limit);
+    appendScheduling(row.cells.running, pool);
     row.cells.throughput.textContent = rate === null ? "–" : `${rate.toFixed(2)} /s`;
     row.cells.age.textContent = formatAge(pool.oldest_ready_age_seconds);
     drawChart(row.canvas, points, now);
@@ -294,7 +326,36 @@ function showWork(data) {
     dd.dataset.field = label.toLowerCase().replace(/ /g, "-");
     list.append(dt, dd);
   }
+  showAttempts(data.attempts);
   $("work-result").hidden = false;
+}
+
+// One row per attempt, oldest first; a running attempt has no end or outcome.
+function showAttempts(attempts) {
+  const body = $("work-attempts").querySelector("tbody");
+  body.textContent = "";
+  for (const attempt of attempts) {
+    const worker = attempt.worker_name
+      ? `${attempt.worker_name} (${attempt.worker_id})`
+      : attempt.worker_id;
+    const cells = [
+      String(attempt.attempt),
+      worker,
+      formatTime(attempt.started_at_seconds),
+      formatTime(attempt.ended_at_seconds),
+      attempt.outcome || "running",
+      attempt.error || "–",
+    ];
+    const row = document.createElement("tr");
+    row.dataset.attempt = String(attempt.attempt);
+    for (const text of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    body.append(row);
+  }
+  $("work-attempts").hidden = attempts.length === 0;
 }
 
 async function lookUp(workId) {
@@ -310,6 +371,19 @@ async function lookUp(workId) {
     showMessage(message, error.message, "error");
   }
 }
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } else {
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+  $("token").value = "";
+  $("token-form").hidden = true;
+  refresh();
+});
 
 $("work-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -75,6 +75,24 @@ func (r *scenarioRun) behaviour(name string, spec step) (workpool.HandlerFunc, e
 			}
 			return nil, errors.New("stopped after cancel")
 		}, nil
+	case "continue":
+		times, err := spec.requireInt("times")
+		if err != nil {
+			return nil, fmt.Errorf("function %q: %w", name, err)
+		}
+		return func(_ context.Context, task *workpool.Task) (any, error) {
+			// Continues with {round: n + 1} until round reaches times.
+			round := 0
+			if args, ok := task.Args.(map[string]any); ok {
+				if value, ok := args["round"].(float64); ok {
+					round = int(value)
+				}
+			}
+			if round < times {
+				return workpool.Continue{Args: map[string]any{"round": round + 1}}, nil
+			}
+			return task.Args, nil
+		}, nil
 	case "record":
 		return func(_ context.Context, task *workpool.Task) (any, error) {
 			if args, ok := task.Args.(map[string]any); ok {

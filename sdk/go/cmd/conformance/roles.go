@@ -35,7 +35,7 @@ func printJSON(v any) error {
 }
 
 func roleEnqueue(ctx context.Context, server, pool string, count int) error {
-	client, err := workpool.Dial(server)
+	client, err := dial(server)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func roleEnqueue(ctx context.Context, server, pool string, count int) error {
 }
 
 func roleWorker(ctx context.Context, server, pool string, count int) error {
-	conn, err := workpool.NewConn(server)
+	conn, err := newConn(server)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func roleWorker(ctx context.Context, server, pool string, count int) error {
 }
 
 func roleWatch(ctx context.Context, server, pool string, count int, after int64) error {
-	client, err := workpool.Dial(server)
+	client, err := dial(server)
 	if err != nil {
 		return err
 	}

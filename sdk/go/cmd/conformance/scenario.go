@@ -114,7 +114,7 @@ type scenarioRun struct {
 }
 
 func runScenario(ctx context.Context, server string, sc *scenario) error {
-	client, err := workpool.Dial(server)
+	client, err := dial(server)
 	if err != nil {
 		return err
 	}
@@ -180,6 +180,24 @@ func (r *scenarioRun) createPool() error {
 				return err
 			}
 			opts = append(opts, workpool.WithDefaultRetry(policy))
+		case "max_per_key":
+			n, err := intField(value, name)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, workpool.WithMaxPerKey(n))
+		case "priority_aging_ms":
+			ms, err := intField(value, name)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, workpool.WithPriorityAging(time.Duration(ms)*time.Millisecond))
+		case "default_attempt_timeout_ms":
+			ms, err := intField(value, name)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, workpool.WithDefaultAttemptTimeout(time.Duration(ms)*time.Millisecond))
 		default:
 			return fmt.Errorf("unknown pool field %q", name)
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/workpool/workpool/sdk/go/workpool"
 )
 
-// enqueueOptions converts the retry, on_complete and run_after_ms fields
-// of an enqueue step or expect_error request.
+// enqueueOptions converts the retry, on_complete, run_after_ms and
+// scheduling fields of an enqueue step or expect_error request.
 func enqueueOptions(s step) ([]workpool.EnqueueOption, error) {
 	var opts []workpool.EnqueueOption
 	if raw, has := s["retry"]; has && raw != nil {
@@ -48,6 +48,38 @@ func enqueueOptions(s step) ([]workpool.EnqueueOption, error) {
 			return nil, err
 		}
 		opts = append(opts, workpool.WithRunAfter(time.Duration(ms)*time.Millisecond))
+	}
+	scheduling, err := schedulingOptions(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, scheduling...), nil
+}
+
+// schedulingOptions converts the concurrency_key, priority and
+// attempt_timeout_ms fields of an enqueue or enqueue_batch step.
+func schedulingOptions(s step) ([]workpool.EnqueueOption, error) {
+	var opts []workpool.EnqueueOption
+	if s.has("concurrency_key") {
+		key, err := s.requireStr("concurrency_key")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, workpool.WithConcurrencyKey(key))
+	}
+	if s.has("priority") {
+		priority, err := s.requireInt("priority")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, workpool.WithPriority(priority))
+	}
+	if s.has("attempt_timeout_ms") {
+		ms, err := s.requireInt("attempt_timeout_ms")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, workpool.WithAttemptTimeout(time.Duration(ms)*time.Millisecond))
 	}
 	return opts, nil
 }
@@ -90,9 +122,13 @@ func (r *scenarioRun) enqueueBatch(s step) error {
 	if err != nil {
 		return err
 	}
+	opts, err := schedulingOptions(s)
+	if err != nil {
+		return err
+	}
 	items := make([]workpool.WorkItem, len(rawKeys))
 	for i := range items {
-		items[i] = workpool.WorkItem{Function: function, Args: args}
+		items[i] = workpool.WorkItem{Function: function, Args: args, Options: opts}
 	}
 	batch, err := r.client.EnqueueBatch(r.ctx, r.pool, items)
 	if err != nil {
@@ -123,7 +159,7 @@ func (r *scenarioRun) startWorker(s step, handlers map[string]workpool.HandlerFu
 	if len(handlers) == 0 {
 		return fmt.Errorf("the scenario has no functions for a worker to serve")
 	}
-	conn, err := workpool.NewConn(r.server)
+	conn, err := newConn(r.server)
 	if err != nil {
 		return err
 	}
@@ -263,6 +299,9 @@ func (r *scenarioRun) checkStatus(s step) error {
 			return fmt.Errorf("%q is %v with %d previous attempts, expected %d", key, status.State, status.PreviousAttempts, want)
 		}
 	}
+	if err := checkSchedulingFields(key, status, s); err != nil {
+		return err
+	}
 	if s.has("result") || s.has("return_value") || s.has("error_contains") {
 		if status.Result == nil {
 			return fmt.Errorf("%q has no result", key)
@@ -290,6 +329,30 @@ func (r *scenarioRun) checkStatus(s step) error {
 		part := s.str("error_contains")
 		if !strings.Contains(status.Result.Error, part) {
 			return fmt.Errorf("%q failed with %q, expected it to contain %q", key, status.Result.Error, part)
+		}
+	}
+	return nil
+}
+
+// checkSchedulingFields compares the concurrency_key, priority and
+// continuations fields of an expect_status step with the status.
+func checkSchedulingFields(key string, status *workpool.WorkStatus, s step) error {
+	if s.has("concurrency_key") && status.ConcurrencyKey != s.str("concurrency_key") {
+		return fmt.Errorf("%q has concurrency key %q, expected %s", key, status.ConcurrencyKey, describe(s["concurrency_key"]))
+	}
+	for _, field := range []struct {
+		name   string
+		actual int
+	}{{"priority", status.Priority}, {"continuations", status.Continuations}} {
+		if !s.has(field.name) {
+			continue
+		}
+		expected, err := s.requireInt(field.name)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		if field.actual != expected {
+			return fmt.Errorf("%q has %s %d, expected %d", key, field.name, field.actual, expected)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 """Python client and worker of the Workpool gRPC work-pool service."""
 
 from workpool._async_client import AsyncClient
+from workpool._channel import tls_credentials
 from workpool._client import Client
 from workpool._errors import (
     AlreadyExistsError,
@@ -19,16 +20,21 @@ from workpool._errors import (
     UnimplementedError,
     WorkpoolError,
 )
-from workpool._handlers import WorkContext
+from workpool._handlers import Continue, WorkContext
 from workpool._models import (
+    Attempt,
+    AttemptOutcome,
     CancelAllResult,
     CancelOutcome,
+    CircuitBreaker,
+    CircuitState,
     Completion,
     CompletionEvent,
     Explanation,
     OnComplete,
     Pool,
     PoolStats,
+    RateLimit,
     Result,
     ResultKind,
     RetryPolicy,
@@ -45,11 +51,16 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncWorkpool",
+    "Attempt",
+    "AttemptOutcome",
     "CancelAllResult",
     "CancelOutcome",
+    "CircuitBreaker",
+    "CircuitState",
     "Client",
     "Completion",
     "CompletionEvent",
+    "Continue",
     "DeadlineExceededError",
     "Explanation",
     "FailedPreconditionError",
@@ -63,6 +74,7 @@ __all__ = [
     "PermissionDeniedError",
     "Pool",
     "PoolStats",
+    "RateLimit",
     "ResourceExhaustedError",
     "Result",
     "ResultKind",
@@ -79,5 +91,6 @@ __all__ = [
     "Workpool",
     "WorkpoolError",
     "from_value",
+    "tls_credentials",
     "to_value",
 ]

@@ -22,10 +22,12 @@ from workpool._models import (
     UNSET,
     CancelAllResult,
     CancelOutcome,
+    CircuitBreaker,
     Completion,
     Explanation,
     OnComplete,
     Pool,
+    RateLimit,
     RetryOption,
     RetryPolicy,
     Unset,
@@ -46,6 +48,7 @@ from workpool._proto import (
     status_from_proto,
     update_pool_request,
 )
+from workpool._tracing import trace_metadata
 from workpool._watch import RESUMABLE_CODES, WatchCursor, log_watch_interrupted
 from workpool.v1 import (
     pool_service_pb2,
@@ -64,6 +67,9 @@ class AsyncClient:
     ``"127.0.0.1:50051"`` to let the client open and close its own channel, or
     an existing ``grpc.aio.Channel`` that the caller keeps and closes.
     ``timeout`` is the deadline of every unary call, None for no deadline.
+    ``credentials`` turns on TLS (see ``tls_credentials``), and ``token`` sends
+    ``authorization: Bearer TOKEN`` with every call; both apply only to a
+    channel the client opens.
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class AsyncClient:
         target: str | grpc.aio.Channel,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         options: ChannelOptions | None = None,
         timeout: timedelta | float | None = DEFAULT_RPC_TIMEOUT,
     ) -> None:
@@ -79,7 +86,7 @@ class AsyncClient:
             self._owns_channel = False
         else:
             self._channel = aio_channel(
-                target, credentials=credentials, options=options
+                target, credentials=credentials, options=options, token=token
             )
             self._owns_channel = True
 
@@ -116,12 +123,18 @@ class AsyncClient:
         run_at: datetime | None = None,
         run_after: timedelta | None = None,
         idempotency_key: str | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
+        attempt_timeout: timedelta | None = None,
     ) -> str:
         """Enqueue one call of ``function`` in ``pool`` and return its work id.
 
         ``retry`` is None for the pool's default, True for the pool's retry
         policy, False for a single attempt, or a RetryPolicy. A repeated
-        ``idempotency_key`` returns the id of the first item.
+        ``idempotency_key`` returns the id of the first item. Items with the
+        same ``concurrency_key`` run at most the pool's ``max_per_key`` at
+        once; a higher ``priority`` starts first; ``attempt_timeout`` ends an
+        attempt that runs longer as a failure.
 
         Raises:
             NotFoundError: the pool does not exist.
@@ -135,25 +148,35 @@ class AsyncClient:
             run_at=run_at,
             run_after=run_after,
             idempotency_key=idempotency_key,
+            concurrency_key=concurrency_key,
+            priority=priority,
+            attempt_timeout=attempt_timeout,
         )
         response = await self._unary(
-            self._workpool.Enqueue, enqueue_request(pool, item)
+            self._workpool.Enqueue, enqueue_request(pool, item), trace_metadata()
         )
         return response.work_id
 
     async def enqueue_batch(self, pool: str, items: Iterable[WorkItem]) -> list[str]:
         """Enqueue several items in one pool, all or none; return ids in order."""
         request = enqueue_batch_request(pool, items)
-        response = await self._unary(self._workpool.EnqueueBatch, request)
+        response = await self._unary(
+            self._workpool.EnqueueBatch, request, trace_metadata()
+        )
         return list(response.work_ids)
 
-    async def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item.
+    async def status(
+        self, work_id: str, *, include_attempts: bool = False
+    ) -> WorkStatus:
+        """Return the status of a work item, with its attempt history in
+        ``attempts`` when ``include_attempts`` is true.
 
         Raises:
             NotFoundError: the id was never issued or its status expired.
         """
-        request = workpool_service_pb2.StatusRequest(work_id=work_id)
+        request = workpool_service_pb2.StatusRequest(
+            work_id=work_id, include_attempts=include_attempts
+        )
         response = await self._unary(self._workpool.Status, request)
         return status_from_proto(response.status)
 
@@ -241,6 +264,12 @@ class AsyncClient:
         default_retry: RetryPolicy | None = None,
         status_ttl: timedelta | None = None,
         keep_status_forever: bool | None = None,
+        max_per_key: int | None = None,
+        priority_aging: timedelta | None = None,
+        rate_limit: RateLimit | None = None,
+        default_attempt_timeout: timedelta | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        parent: str | None = None,
     ) -> Pool:
         """Create a pool; settings left as None take the server's defaults.
 
@@ -253,6 +282,12 @@ class AsyncClient:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         pool, _ = pool_settings_to_proto(name, settings)
         request = pool_service_pb2.CreatePoolRequest(pool=pool)
@@ -293,11 +328,19 @@ class AsyncClient:
         default_retry: RetryPolicy | None | Unset = UNSET,
         status_ttl: timedelta | None | Unset = UNSET,
         keep_status_forever: bool | Unset = UNSET,
+        max_per_key: int | Unset = UNSET,
+        priority_aging: timedelta | None | Unset = UNSET,
+        rate_limit: RateLimit | None | Unset = UNSET,
+        default_attempt_timeout: timedelta | None | Unset = UNSET,
+        circuit_breaker: CircuitBreaker | None | Unset = UNSET,
+        parent: str | None | Unset = UNSET,
     ) -> Pool:
         """Change the given settings of a pool and leave the others alone.
 
         The update mask lists exactly the settings passed. None for
-        ``default_retry`` or ``status_ttl`` restores the server's default.
+        ``default_retry``, ``status_ttl`` or a scheduling setting restores the
+        server's default: no rate limit, attempt timeout, breaker or parent,
+        and an aging of 1 second.
 
         Raises:
             NotFoundError: no pool has that name.
@@ -308,6 +351,12 @@ class AsyncClient:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         request = update_pool_request(name, settings)
         response = await self._unary(self._pools.UpdatePool, request)
@@ -332,6 +381,12 @@ class AsyncClient:
         default_retry: RetryPolicy | None = None,
         status_ttl: timedelta | None = None,
         keep_status_forever: bool | None = None,
+        max_per_key: int | None = None,
+        priority_aging: timedelta | None = None,
+        rate_limit: RateLimit | None = None,
+        default_attempt_timeout: timedelta | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        parent: str | None = None,
     ) -> Pool:
         """Create the pool if it is missing, or update the settings that differ.
 
@@ -344,6 +399,12 @@ class AsyncClient:
             default_retry=default_retry,
             status_ttl=status_ttl,
             keep_status_forever=keep_status_forever,
+            max_per_key=max_per_key,
+            priority_aging=priority_aging,
+            rate_limit=rate_limit,
+            default_attempt_timeout=default_attempt_timeout,
+            circuit_breaker=circuit_breaker,
+            parent=parent,
         )
         pool_settings_to_proto(name, settings)
 
@@ -361,8 +422,8 @@ class AsyncClient:
             return current
         return await self.update_pool(name, **changed)
 
-    async def _unary(self, method: Any, request: Any) -> Any:
+    async def _unary(self, method: Any, request: Any, metadata: Any = None) -> Any:
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error

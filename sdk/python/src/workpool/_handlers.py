@@ -32,8 +32,9 @@ class WorkContext:
     """Attempt details and cancel signal passed to a handler.
 
     ``cancel_requested`` is set when a client cancels the item, when the
-    server reports the lease lost, when the stream that assigned the attempt
-    closes, and when a stopping worker's grace period ends. Cancellation is
+    server reports the lease lost or the attempt timed out (past
+    ``deadline``), when the stream that assigned the attempt closes, and when
+    a stopping worker's grace period ends. Cancellation is
     cooperative: an async handler can ``await context.cancel_requested.wait()``
     or check ``is_set()``, and a sync handler, which runs in a thread, calls
     ``is_cancel_requested()``. After a client's cancel, a handler that still
@@ -45,6 +46,8 @@ class WorkContext:
     pool: str
     function: str
     lease_expires_at: datetime | None = None
+    deadline: datetime | None = None
+    """Time the server ends the attempt as timed out, None without a timeout."""
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     _cancel_flag: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -56,6 +59,18 @@ class WorkContext:
         """Signal the handler to stop; call it on the worker's event loop."""
         self._cancel_flag.set()
         self.cancel_requested.set()
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Return value of a handler that requests another run of its item at once.
+
+    The item keeps its id and starts over with ``args`` and a fresh retry
+    budget; its status and final completion count the continuations. Use it
+    to split long work into steps, each carrying its progress in ``args``.
+    """
+
+    args: Any = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,9 @@ async def run_handler(
         result.failure.error = _error_message(error)
         return result
 
+    if isinstance(value, Continue):
+        return _continuation_result(result, value, log_extra)
+
     try:
         return_value = to_value(value, name="return value")
     except (TypeError, ValueError) as error:
@@ -184,6 +202,20 @@ async def _call(
     return await loop.run_in_executor(
         executor, variables.run, registered.handler, context, args
     )
+
+
+def _continuation_result(
+    result: worker_service_pb2.AttemptResult, value: Continue, log_extra: dict
+) -> worker_service_pb2.AttemptResult:
+    try:
+        args = to_value(value.args, name="Continue.args")
+    except (TypeError, ValueError) as error:
+        logger.warning("Handler continued with non-JSON args", extra=log_extra)
+        result.failure.error = _error_message(error)
+        result.failure.non_retryable = True
+        return result
+    result.continuation.args.CopyFrom(args)
+    return result
 
 
 def _error_message(error: BaseException) -> str:

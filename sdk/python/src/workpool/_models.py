@@ -91,6 +91,12 @@ class WorkItem:
     run_at: datetime | None = None
     run_after: timedelta | None = None
     idempotency_key: str | None = None
+    concurrency_key: str | None = None
+    """Items with the same key run at most the pool's ``max_per_key`` at once."""
+    priority: int = 0
+    """Higher starts first, from -1,000,000 to 1,000,000."""
+    attempt_timeout: timedelta | None = None
+    """Maximum run time of one attempt; None applies the pool's default."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.function, str) or not self.function:
@@ -111,6 +117,8 @@ class WorkItem:
             )
         if self.run_at is not None and self.run_after is not None:
             raise ValueError("run_at and run_after are both set; pass only one of them")
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise TypeError(f"priority must be an int, got {self.priority!r}")
 
 
 class WorkState(enum.StrEnum):
@@ -129,6 +137,33 @@ class ResultKind(enum.StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     CANCELED = "canceled"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """Outcome of one attempt of a work item."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    LEASE_EXPIRED = "lease_expired"
+    WORKER_LOST = "worker_lost"
+    CANCELED = "canceled"
+    CONTINUED = "continued"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a work item, as returned by ``status(...,
+    include_attempts=True)``. ``ended_at`` and ``outcome`` are None while the
+    attempt runs."""
+
+    attempt: int
+    worker_id: str
+    worker_name: str
+    started_at: datetime | None
+    ended_at: datetime | None = None
+    outcome: AttemptOutcome | None = None
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +205,13 @@ class WorkStatus:
     ready_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str | None = None
+    concurrency_key: str | None = None
+    priority: int = 0
+    continuations: int = 0
+    """Attempts that ended with a continuation; ``previous_attempts`` counts
+    them too."""
+    attempts: tuple[Attempt, ...] = ()
+    """Attempt history, oldest first; empty unless requested."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +226,7 @@ class Completion:
     context: Any = None
     attempts: int = 0
     finished_at: datetime | None = None
+    continuations: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +291,9 @@ class WaitReason(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
+    KEY_AT_LIMIT = "key_at_limit"
+    RATE_LIMITED = "rate_limited"
+    CIRCUIT_OPEN = "circuit_open"
 
 
 @dataclass(frozen=True)
@@ -286,11 +332,52 @@ class CancelAllResult:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """Token bucket that limits how fast a pool starts items, across replicas.
+
+    ``per_second`` tokens are added each second, up to ``burst``; each start
+    takes one.
+    """
+
+    per_second: float
+    burst: int = 1
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Pauses a pool's new starts while too many of its attempts fail.
+
+    When at least ``min_attempts`` attempts ended within ``window`` and the
+    failed fraction reaches ``failure_rate``, the breaker opens for
+    ``cool_down``. Then one probe attempt starts: its success closes the
+    breaker, its failure opens it again.
+    """
+
+    failure_rate: float
+    window: timedelta = timedelta(seconds=60)
+    min_attempts: int = 10
+    cool_down: timedelta = timedelta(seconds=30)
+
+
+class CircuitState(enum.StrEnum):
+    """State of a pool's circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
 class PoolStats:
-    """Counts of a pool's unfinished items."""
+    """Counts of a pool's unfinished items and the state of its breaker."""
 
     pending_count: int
     running_count: int
+    circuit_state: CircuitState | None = None
+    """None when the pool has no circuit breaker."""
+    circuit_open_until: datetime | None = None
+    borrowed_count: int = 0
+    """Running items that use the parent's slots."""
 
 
 @dataclass(frozen=True)
@@ -298,7 +385,7 @@ class Pool:
     """A named queue and its settings.
 
     ``max_parallelism`` 0 pauses the pool. ``stats`` is set only by
-    ``get_pool``.
+    ``get_pool``. ``docs/scheduling.md`` describes the scheduling settings.
     """
 
     name: str
@@ -308,6 +395,12 @@ class Pool:
     status_ttl: timedelta = timedelta(hours=24)
     keep_status_forever: bool = False
     stats: PoolStats | None = None
+    max_per_key: int = 0
+    priority_aging: timedelta = timedelta(seconds=1)
+    rate_limit: RateLimit | None = None
+    default_attempt_timeout: timedelta | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    parent: str | None = None
 
 
 class Unset(enum.Enum):

@@ -15,13 +15,18 @@ from workpool._models import (
     DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_ATTEMPTS,
     UNSET,
+    Attempt,
+    AttemptOutcome,
     CancelAllResult,
     CancelOutcome,
+    CircuitBreaker,
+    CircuitState,
     Completion,
     Explanation,
     OnComplete,
     Pool,
     PoolStats,
+    RateLimit,
     Result,
     ResultKind,
     RetryPolicy,
@@ -42,14 +47,40 @@ POOL_SETTINGS = (
     "default_retry",
     "status_ttl",
     "keep_status_forever",
+    "max_per_key",
+    "priority_aging",
+    "rate_limit",
+    "default_attempt_timeout",
+    "circuit_breaker",
+    "parent",
 )
 
 # Settings that update_pool may set to None to restore the server's default.
-_RESETTABLE_POOL_SETTINGS = frozenset({"default_retry", "status_ttl"})
+_RESETTABLE_POOL_SETTINGS = frozenset(
+    {
+        "default_retry",
+        "status_ttl",
+        "priority_aging",
+        "rate_limit",
+        "default_attempt_timeout",
+        "circuit_breaker",
+        "parent",
+    }
+)
+
+_CIRCUIT_STATES = {
+    types_pb2.CIRCUIT_STATE_CLOSED: CircuitState.CLOSED,
+    types_pb2.CIRCUIT_STATE_OPEN: CircuitState.OPEN,
+    types_pb2.CIRCUIT_STATE_HALF_OPEN: CircuitState.HALF_OPEN,
+}
 
 # Each domain enum member has the proto value of the same name.
 _WORK_STATES = {
     types_pb2.WorkState.Value(f"WORK_STATE_{state.name}"): state for state in WorkState
+}
+_ATTEMPT_OUTCOMES = {
+    types_pb2.AttemptOutcome.Value(f"ATTEMPT_OUTCOME_{outcome.name}"): outcome
+    for outcome in AttemptOutcome
 }
 _CANCEL_OUTCOMES = {
     workpool_service_pb2.CancelOutcome.Value(f"CANCEL_OUTCOME_{outcome.name}"): outcome
@@ -96,6 +127,13 @@ def work_item_to_spec(item: WorkItem, *, name: str = "work") -> types_pb2.WorkSp
 
     if item.idempotency_key is not None:
         spec.idempotency_key = item.idempotency_key
+    if item.concurrency_key is not None:
+        spec.concurrency_key = item.concurrency_key
+    spec.priority = item.priority
+    if item.attempt_timeout is not None:
+        spec.attempt_timeout.CopyFrom(
+            to_duration(item.attempt_timeout, name=f"{name}.attempt_timeout")
+        )
     return spec
 
 
@@ -197,8 +235,33 @@ def _set_pool_setting(pool: types_pb2.Pool, field: str, value: Any) -> None:
         if not isinstance(value, RetryPolicy):
             raise TypeError(f"default_retry must be a RetryPolicy, got {value!r}")
         pool.default_retry.CopyFrom(retry_policy_to_proto(value))
-    elif field == "status_ttl":
-        pool.status_ttl.CopyFrom(to_duration(value, name="status_ttl"))
+    elif field in ("status_ttl", "priority_aging", "default_attempt_timeout"):
+        getattr(pool, field).CopyFrom(to_duration(value, name=field))
+    elif field == "max_per_key":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"max_per_key must be an int, got {value!r}")
+        pool.max_per_key = value
+    elif field == "rate_limit":
+        if not isinstance(value, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit, got {value!r}")
+        pool.rate_limit.CopyFrom(
+            types_pb2.RateLimit(per_second=float(value.per_second), burst=value.burst)
+        )
+    elif field == "circuit_breaker":
+        if not isinstance(value, CircuitBreaker):
+            raise TypeError(f"circuit_breaker must be a CircuitBreaker, got {value!r}")
+        pool.circuit_breaker.CopyFrom(
+            types_pb2.CircuitBreaker(
+                failure_rate=float(value.failure_rate),
+                window=to_duration(value.window, name="circuit_breaker.window"),
+                min_attempts=value.min_attempts,
+                cool_down=to_duration(
+                    value.cool_down, name="circuit_breaker.cool_down"
+                ),
+            )
+        )
+    elif field == "parent":
+        pool.parent = _check_pool_name(value)
 
 
 def update_pool_request(
@@ -301,6 +364,24 @@ def status_from_proto(message: types_pb2.WorkStatus) -> WorkStatus:
         ready_at=optional_timestamp(message, "ready_at"),
         finished_at=optional_timestamp(message, "finished_at"),
         last_error=message.last_error or None,
+        concurrency_key=message.concurrency_key or None,
+        priority=message.priority,
+        continuations=message.continuations,
+        attempts=tuple(attempt_from_proto(record) for record in message.attempts),
+    )
+
+
+def attempt_from_proto(message: types_pb2.AttemptRecord) -> Attempt:
+    """Convert an AttemptRecord; an outcome this SDK does not know reads as
+    None, like a running attempt's."""
+    return Attempt(
+        attempt=message.attempt,
+        worker_id=message.worker_id,
+        worker_name=message.worker_name,
+        started_at=optional_timestamp(message, "started_at"),
+        ended_at=optional_timestamp(message, "ended_at"),
+        outcome=_ATTEMPT_OUTCOMES.get(message.outcome),
+        error=message.error,
     )
 
 
@@ -326,6 +407,7 @@ def completion_from_proto(message: types_pb2.Completion) -> Completion:
         context=from_value(message.context) if message.HasField("context") else None,
         attempts=message.attempts,
         finished_at=optional_timestamp(message, "finished_at"),
+        continuations=message.continuations,
     )
 
 
@@ -353,12 +435,45 @@ def pool_from_proto(
             else default.status_ttl
         ),
         keep_status_forever=message.keep_status_forever,
-        stats=(
-            PoolStats(stats.pending_count, stats.running_count)
-            if stats is not None
-            else None
-        ),
+        stats=_pool_stats_from_proto(stats) if stats is not None else None,
+        **_pool_scheduling_from_proto(message),
     )
+
+
+def _pool_stats_from_proto(stats: types_pb2.PoolStats) -> PoolStats:
+    return PoolStats(
+        stats.pending_count,
+        stats.running_count,
+        circuit_state=_CIRCUIT_STATES.get(stats.circuit_state),
+        circuit_open_until=optional_timestamp(stats, "circuit_open_until"),
+        borrowed_count=stats.borrowed_count,
+    )
+
+
+def _pool_scheduling_from_proto(message: types_pb2.Pool) -> dict[str, Any]:
+    """Read the scheduling settings of a Pool message; unset ones take the
+    server's defaults."""
+    values: dict[str, Any] = {"max_per_key": message.max_per_key}
+    if message.HasField("priority_aging"):
+        values["priority_aging"] = from_duration(message.priority_aging)
+    if message.HasField("rate_limit"):
+        values["rate_limit"] = RateLimit(
+            message.rate_limit.per_second, message.rate_limit.burst or 1
+        )
+    if message.HasField("default_attempt_timeout"):
+        values["default_attempt_timeout"] = from_duration(
+            message.default_attempt_timeout
+        )
+    if message.HasField("circuit_breaker"):
+        breaker = message.circuit_breaker
+        values["circuit_breaker"] = CircuitBreaker(
+            failure_rate=breaker.failure_rate,
+            window=from_duration(breaker.window),
+            min_attempts=breaker.min_attempts,
+            cool_down=from_duration(breaker.cool_down),
+        )
+    values["parent"] = message.parent or None
+    return values
 
 
 def cancel_outcome_from_proto(outcome: int) -> CancelOutcome:

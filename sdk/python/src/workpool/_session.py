@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from workpool._handlers import WorkContext
@@ -24,6 +24,7 @@ class Attempt:
     context: WorkContext
     task: asyncio.Task[None] | None = None
     lease_lost: bool = False
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> AttemptKey:

@@ -36,6 +36,7 @@ from workpool._handlers import (
 )
 from workpool._session import Attempt, Session
 from workpool._times import optional_timestamp
+from workpool._tracing import mark_failed, run_span
 from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -76,11 +77,19 @@ class Worker:
 
         worker.run()
 
+    ``credentials`` turns on TLS (see ``tls_credentials``), and ``token`` sends
+    ``authorization: Bearer TOKEN`` on the stream; the token needs the
+    ``worker`` role.
+
     Handlers receive ``(context, args)``. Coroutine functions run as tasks on
     the worker's event loop; plain functions run in a pool of ``capacity``
     threads. At most ``capacity`` handlers run at once, across all pools.
     Raise ``NonRetryableError`` to fail the item without a retry; any other
     exception fails the attempt, which is retried per the item's policy.
+
+    When opentelemetry-api is installed and an assignment carries a trace
+    context, the handler runs in a ``workpool.run`` span continuing it, made
+    by ``tracer_provider`` or, when it is None, by the global provider.
     """
 
     def __init__(
@@ -91,11 +100,15 @@ class Worker:
         name: str | None = None,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         options: ChannelOptions | None = None,
         max_reconnect_delay: timedelta = DEFAULT_MAX_RECONNECT_DELAY,
+        tracer_provider: Any = None,
     ) -> None:
         self._target = target
+        self._tracer_provider = tracer_provider
         self._credentials = credentials
+        self._token = token
         self._options = options
         self._pools = _check_pools(pools)
         self._capacity = _check_capacity(capacity)
@@ -307,7 +320,10 @@ class Worker:
         if isinstance(self._target, grpc.aio.Channel):
             return self._target, False
         channel = aio_channel(
-            self._target, credentials=self._credentials, options=self._options
+            self._target,
+            credentials=self._credentials,
+            options=self._options,
+            token=self._token,
         )
         return channel, True
 
@@ -488,8 +504,11 @@ class Worker:
             pool=assignment.pool,
             function=assignment.function,
             lease_expires_at=optional_timestamp(assignment, "lease_expires_at"),
+            deadline=optional_timestamp(assignment, "deadline"),
         )
-        attempt = Attempt(session, context)
+        attempt = Attempt(
+            session, context, trace_context=dict(assignment.trace_context)
+        )
         if attempt.key in session.running:
             logger.error("Duplicate assignment ignored", extra=attempt.log_extra())
             return
@@ -519,6 +538,14 @@ class Worker:
                 "Lease lost; the attempt's result will be dropped",
                 extra=attempt.log_extra(),
             )
+        elif cancel.reason == worker_service_pb2.CANCEL_REASON_TIMEOUT:
+            # The server already ended the attempt as a timeout failure, so a
+            # later result would be stale: drop it as after a lost lease.
+            attempt.lease_lost = True
+            logger.warning(
+                "Attempt timed out; the attempt's result will be dropped",
+                extra=attempt.log_extra(),
+            )
         else:
             logger.info("Cancel requested", extra=attempt.log_extra())
         attempt.context._request_cancel()
@@ -532,15 +559,33 @@ class Worker:
             async with self._slots:
                 # An attempt that waited for a slot may have lost its stream.
                 if not attempt.session.closed and not attempt.lease_lost:
-                    handler = self._handlers.get(attempt.context.function)
-                    result = await run_handler(
-                        handler, attempt.context, raw_args, self._executor
-                    )
+                    result = await self._run_traced(attempt, raw_args)
         finally:
             self._attempts.discard(attempt)
             attempt.session.running.pop(attempt.key, None)
 
         self._finish(attempt, result)
+
+    async def _run_traced(
+        self, attempt: Attempt, raw_args: Any
+    ) -> worker_service_pb2.AttemptResult:
+        assert self._executor is not None
+        handler = self._handlers.get(attempt.context.function)
+        attributes = {
+            "messaging.system": "workpool",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": attempt.context.pool,
+            "messaging.message.id": attempt.context.work_id,
+            "workpool.function": attempt.context.function,
+            "workpool.attempt": attempt.context.attempt,
+        }
+        with run_span(self._tracer_provider, attempt.trace_context, attributes) as span:
+            result = await run_handler(
+                handler, attempt.context, raw_args, self._executor
+            )
+            if span is not None and result.WhichOneof("outcome") == "failure":
+                mark_failed(span, result.failure.error)
+        return result
 
     def _finish(
         self, attempt: Attempt, result: worker_service_pb2.AttemptResult | None

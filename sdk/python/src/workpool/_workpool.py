@@ -183,9 +183,10 @@ class Workpool:
         self._ensure_once()
         return self._client.enqueue_batch(self.pool, items)
 
-    def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item."""
-        return self._client.status(work_id)
+    def status(self, work_id: str, *, include_attempts: bool = False) -> WorkStatus:
+        """Return the status of a work item, with its attempt history when
+        ``include_attempts`` is true."""
+        return self._client.status(work_id, include_attempts=include_attempts)
 
     def cancel(self, work_id: str) -> CancelOutcome:
         """Cancel a work item and return what the cancel did."""
@@ -311,9 +312,12 @@ class AsyncWorkpool:
         await self._ensure_once()
         return await self._client.enqueue_batch(self.pool, items)
 
-    async def status(self, work_id: str) -> WorkStatus:
-        """Return the status of a work item."""
-        return await self._client.status(work_id)
+    async def status(
+        self, work_id: str, *, include_attempts: bool = False
+    ) -> WorkStatus:
+        """Return the status of a work item, with its attempt history when
+        ``include_attempts`` is true."""
+        return await self._client.status(work_id, include_attempts=include_attempts)
 
     async def cancel(self, work_id: str) -> CancelOutcome:
         """Cancel a work item and return what the cancel did."""

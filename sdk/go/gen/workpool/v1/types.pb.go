@@ -86,6 +86,82 @@ func (WorkState) EnumDescriptor() ([]byte, []int) {
 	return file_workpool_v1_types_proto_rawDescGZIP(), []int{0}
 }
 
+// AttemptOutcome is how one attempt of a work item ended.
+type AttemptOutcome int32
+
+const (
+	// The attempt is still running.
+	AttemptOutcome_ATTEMPT_OUTCOME_UNSPECIFIED AttemptOutcome = 0
+	// The worker reported success.
+	AttemptOutcome_ATTEMPT_OUTCOME_SUCCESS AttemptOutcome = 1
+	// The worker reported a failure.
+	AttemptOutcome_ATTEMPT_OUTCOME_FAILURE AttemptOutcome = 2
+	// The worker sent no heartbeat within the lease, so the server ended the
+	// attempt.
+	AttemptOutcome_ATTEMPT_OUTCOME_LEASE_EXPIRED AttemptOutcome = 3
+	// The worker stream closed, or the server restarted, before the worker
+	// reported a result.
+	AttemptOutcome_ATTEMPT_OUTCOME_WORKER_LOST AttemptOutcome = 4
+	// The worker reported a failure after a cancel request, which ended the
+	// item as canceled.
+	AttemptOutcome_ATTEMPT_OUTCOME_CANCELED AttemptOutcome = 5
+	// The handler asked to run the item again with new args.
+	AttemptOutcome_ATTEMPT_OUTCOME_CONTINUED AttemptOutcome = 6
+	// The attempt ran past its attempt timeout, so the server ended it.
+	AttemptOutcome_ATTEMPT_OUTCOME_TIMED_OUT AttemptOutcome = 7
+)
+
+// Enum value maps for AttemptOutcome.
+var (
+	AttemptOutcome_name = map[int32]string{
+		0: "ATTEMPT_OUTCOME_UNSPECIFIED",
+		1: "ATTEMPT_OUTCOME_SUCCESS",
+		2: "ATTEMPT_OUTCOME_FAILURE",
+		3: "ATTEMPT_OUTCOME_LEASE_EXPIRED",
+		4: "ATTEMPT_OUTCOME_WORKER_LOST",
+		5: "ATTEMPT_OUTCOME_CANCELED",
+		6: "ATTEMPT_OUTCOME_CONTINUED",
+		7: "ATTEMPT_OUTCOME_TIMED_OUT",
+	}
+	AttemptOutcome_value = map[string]int32{
+		"ATTEMPT_OUTCOME_UNSPECIFIED":   0,
+		"ATTEMPT_OUTCOME_SUCCESS":       1,
+		"ATTEMPT_OUTCOME_FAILURE":       2,
+		"ATTEMPT_OUTCOME_LEASE_EXPIRED": 3,
+		"ATTEMPT_OUTCOME_WORKER_LOST":   4,
+		"ATTEMPT_OUTCOME_CANCELED":      5,
+		"ATTEMPT_OUTCOME_CONTINUED":     6,
+		"ATTEMPT_OUTCOME_TIMED_OUT":     7,
+	}
+)
+
+func (x AttemptOutcome) Enum() *AttemptOutcome {
+	p := new(AttemptOutcome)
+	*p = x
+	return p
+}
+
+func (x AttemptOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AttemptOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_workpool_v1_types_proto_enumTypes[1].Descriptor()
+}
+
+func (AttemptOutcome) Type() protoreflect.EnumType {
+	return &file_workpool_v1_types_proto_enumTypes[1]
+}
+
+func (x AttemptOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AttemptOutcome.Descriptor instead.
+func (AttemptOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
 // CircuitState is the state of a pool's circuit breaker.
 type CircuitState int32
 
@@ -128,11 +204,11 @@ func (x CircuitState) String() string {
 }
 
 func (CircuitState) Descriptor() protoreflect.EnumDescriptor {
-	return file_workpool_v1_types_proto_enumTypes[1].Descriptor()
+	return file_workpool_v1_types_proto_enumTypes[2].Descriptor()
 }
 
 func (CircuitState) Type() protoreflect.EnumType {
-	return &file_workpool_v1_types_proto_enumTypes[1]
+	return &file_workpool_v1_types_proto_enumTypes[2]
 }
 
 func (x CircuitState) Number() protoreflect.EnumNumber {
@@ -141,7 +217,7 @@ func (x CircuitState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CircuitState.Descriptor instead.
 func (CircuitState) EnumDescriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
 // RetryPolicy decides how often and how soon a failed work item runs again.
@@ -760,6 +836,9 @@ type WorkStatus struct {
 	// Attempts that ended by asking to run the item again with new args.
 	// previous_attempts counts them too.
 	Continuations int32 `protobuf:"varint,13,opt,name=continuations,proto3" json:"continuations,omitempty"`
+	// Attempt history, oldest first, including a running attempt. Set only
+	// when StatusRequest.include_attempts is true.
+	Attempts      []*AttemptRecord `protobuf:"bytes,14,rep,name=attempts,proto3" json:"attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -885,6 +964,115 @@ func (x *WorkStatus) GetContinuations() int32 {
 	return 0
 }
 
+func (x *WorkStatus) GetAttempts() []*AttemptRecord {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// AttemptRecord is one attempt of a work item: who ran it, when, and how it
+// ended.
+type AttemptRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempt number, from 1.
+	Attempt int32 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Id of the worker stream that held the lease, such as "ws_3f2a...".
+	WorkerId string `protobuf:"bytes,2,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// Name the worker gave in its hello, empty when it gave none.
+	WorkerName string `protobuf:"bytes,3,opt,name=worker_name,json=workerName,proto3" json:"worker_name,omitempty"`
+	// Time the server leased the attempt to the worker.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// Time the attempt ended, unset while it runs.
+	EndedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
+	// How the attempt ended.
+	Outcome AttemptOutcome `protobuf:"varint,6,opt,name=outcome,proto3,enum=workpool.v1.AttemptOutcome" json:"outcome,omitempty"`
+	// Error text of a failed, lost, expired or canceled attempt, empty after a
+	// success.
+	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptRecord) Reset() {
+	*x = AttemptRecord{}
+	mi := &file_workpool_v1_types_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptRecord) ProtoMessage() {}
+
+func (x *AttemptRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_workpool_v1_types_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptRecord.ProtoReflect.Descriptor instead.
+func (*AttemptRecord) Descriptor() ([]byte, []int) {
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AttemptRecord) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *AttemptRecord) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *AttemptRecord) GetWorkerName() string {
+	if x != nil {
+		return x.WorkerName
+	}
+	return ""
+}
+
+func (x *AttemptRecord) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *AttemptRecord) GetEndedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndedAt
+	}
+	return nil
+}
+
+func (x *AttemptRecord) GetOutcome() AttemptOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return AttemptOutcome_ATTEMPT_OUTCOME_UNSPECIFIED
+}
+
+func (x *AttemptRecord) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Completion is one entry of the completion log: a work item's final result.
 type Completion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -913,7 +1101,7 @@ type Completion struct {
 
 func (x *Completion) Reset() {
 	*x = Completion{}
-	mi := &file_workpool_v1_types_proto_msgTypes[8]
+	mi := &file_workpool_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1113,7 @@ func (x *Completion) String() string {
 func (*Completion) ProtoMessage() {}
 
 func (x *Completion) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[8]
+	mi := &file_workpool_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1126,7 @@ func (x *Completion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completion.ProtoReflect.Descriptor instead.
 func (*Completion) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Completion) GetSequence() int64 {
@@ -1043,7 +1231,7 @@ type Pool struct {
 
 func (x *Pool) Reset() {
 	*x = Pool{}
-	mi := &file_workpool_v1_types_proto_msgTypes[9]
+	mi := &file_workpool_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1243,7 @@ func (x *Pool) String() string {
 func (*Pool) ProtoMessage() {}
 
 func (x *Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[9]
+	mi := &file_workpool_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1256,7 @@ func (x *Pool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pool.ProtoReflect.Descriptor instead.
 func (*Pool) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Pool) GetName() string {
@@ -1169,7 +1357,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	mi := &file_workpool_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1369,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[10]
+	mi := &file_workpool_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1382,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RateLimit) GetPerSecond() float64 {
@@ -1231,7 +1419,7 @@ type CircuitBreaker struct {
 
 func (x *CircuitBreaker) Reset() {
 	*x = CircuitBreaker{}
-	mi := &file_workpool_v1_types_proto_msgTypes[11]
+	mi := &file_workpool_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1431,7 @@ func (x *CircuitBreaker) String() string {
 func (*CircuitBreaker) ProtoMessage() {}
 
 func (x *CircuitBreaker) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[11]
+	mi := &file_workpool_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1444,7 @@ func (x *CircuitBreaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreaker.ProtoReflect.Descriptor instead.
 func (*CircuitBreaker) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CircuitBreaker) GetFailureRate() float64 {
@@ -1306,7 +1494,7 @@ type PoolStats struct {
 
 func (x *PoolStats) Reset() {
 	*x = PoolStats{}
-	mi := &file_workpool_v1_types_proto_msgTypes[12]
+	mi := &file_workpool_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1506,7 @@ func (x *PoolStats) String() string {
 func (*PoolStats) ProtoMessage() {}
 
 func (x *PoolStats) ProtoReflect() protoreflect.Message {
-	mi := &file_workpool_v1_types_proto_msgTypes[12]
+	mi := &file_workpool_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1519,7 @@ func (x *PoolStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolStats.ProtoReflect.Descriptor instead.
 func (*PoolStats) Descriptor() ([]byte, []int) {
-	return file_workpool_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_workpool_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PoolStats) GetPendingCount() int64 {
@@ -1414,7 +1602,7 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\asuccess\x18\x01 \x01(\v2\x14.workpool.v1.SuccessH\x00R\asuccess\x120\n" +
 	"\afailure\x18\x02 \x01(\v2\x14.workpool.v1.FailureH\x00R\afailure\x123\n" +
 	"\bcanceled\x18\x03 \x01(\v2\x15.workpool.v1.CanceledH\x00R\bcanceledB\t\n" +
-	"\aoutcome\"\x98\x04\n" +
+	"\aoutcome\"\xd0\x04\n" +
 	"\n" +
 	"WorkStatus\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12,\n" +
@@ -1433,7 +1621,18 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	" \x01(\tR\tlastError\x12'\n" +
 	"\x0fconcurrency_key\x18\v \x01(\tR\x0econcurrencyKey\x12\x1a\n" +
 	"\bpriority\x18\f \x01(\x05R\bpriority\x12$\n" +
-	"\rcontinuations\x18\r \x01(\x05R\rcontinuations\"\xcf\x02\n" +
+	"\rcontinuations\x18\r \x01(\x05R\rcontinuations\x126\n" +
+	"\battempts\x18\x0e \x03(\v2\x1a.workpool.v1.AttemptRecordR\battempts\"\xa6\x02\n" +
+	"\rAttemptRecord\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x1b\n" +
+	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x12\x1f\n" +
+	"\vworker_name\x18\x03 \x01(\tR\n" +
+	"workerName\x129\n" +
+	"\n" +
+	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x125\n" +
+	"\bended_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendedAt\x125\n" +
+	"\aoutcome\x18\x06 \x01(\x0e2\x1b.workpool.v1.AttemptOutcomeR\aoutcome\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\"\xcf\x02\n" +
 	"\n" +
 	"Completion\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x17\n" +
@@ -1484,7 +1683,16 @@ const file_workpool_v1_types_proto_rawDesc = "" +
 	"\x12WORK_STATE_PENDING\x10\x01\x12\x16\n" +
 	"\x12WORK_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13WORK_STATE_FINISHED\x10\x03\x12\x18\n" +
-	"\x14WORK_STATE_NOT_FOUND\x10\x04*|\n" +
+	"\x14WORK_STATE_NOT_FOUND\x10\x04*\x8b\x02\n" +
+	"\x0eAttemptOutcome\x12\x1f\n" +
+	"\x1bATTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ATTEMPT_OUTCOME_SUCCESS\x10\x01\x12\x1b\n" +
+	"\x17ATTEMPT_OUTCOME_FAILURE\x10\x02\x12!\n" +
+	"\x1dATTEMPT_OUTCOME_LEASE_EXPIRED\x10\x03\x12\x1f\n" +
+	"\x1bATTEMPT_OUTCOME_WORKER_LOST\x10\x04\x12\x1c\n" +
+	"\x18ATTEMPT_OUTCOME_CANCELED\x10\x05\x12\x1d\n" +
+	"\x19ATTEMPT_OUTCOME_CONTINUED\x10\x06\x12\x1d\n" +
+	"\x19ATTEMPT_OUTCOME_TIMED_OUT\x10\a*|\n" +
 	"\fCircuitState\x12\x1d\n" +
 	"\x19CIRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CIRCUIT_STATE_CLOSED\x10\x01\x12\x16\n" +
@@ -1504,65 +1712,71 @@ func file_workpool_v1_types_proto_rawDescGZIP() []byte {
 	return file_workpool_v1_types_proto_rawDescData
 }
 
-var file_workpool_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_workpool_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_workpool_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_workpool_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_workpool_v1_types_proto_goTypes = []any{
 	(WorkState)(0),                // 0: workpool.v1.WorkState
-	(CircuitState)(0),             // 1: workpool.v1.CircuitState
-	(*RetryPolicy)(nil),           // 2: workpool.v1.RetryPolicy
-	(*OnComplete)(nil),            // 3: workpool.v1.OnComplete
-	(*WorkSpec)(nil),              // 4: workpool.v1.WorkSpec
-	(*Success)(nil),               // 5: workpool.v1.Success
-	(*Failure)(nil),               // 6: workpool.v1.Failure
-	(*Canceled)(nil),              // 7: workpool.v1.Canceled
-	(*Result)(nil),                // 8: workpool.v1.Result
-	(*WorkStatus)(nil),            // 9: workpool.v1.WorkStatus
-	(*Completion)(nil),            // 10: workpool.v1.Completion
-	(*Pool)(nil),                  // 11: workpool.v1.Pool
-	(*RateLimit)(nil),             // 12: workpool.v1.RateLimit
-	(*CircuitBreaker)(nil),        // 13: workpool.v1.CircuitBreaker
-	(*PoolStats)(nil),             // 14: workpool.v1.PoolStats
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*structpb.Value)(nil),        // 16: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(AttemptOutcome)(0),           // 1: workpool.v1.AttemptOutcome
+	(CircuitState)(0),             // 2: workpool.v1.CircuitState
+	(*RetryPolicy)(nil),           // 3: workpool.v1.RetryPolicy
+	(*OnComplete)(nil),            // 4: workpool.v1.OnComplete
+	(*WorkSpec)(nil),              // 5: workpool.v1.WorkSpec
+	(*Success)(nil),               // 6: workpool.v1.Success
+	(*Failure)(nil),               // 7: workpool.v1.Failure
+	(*Canceled)(nil),              // 8: workpool.v1.Canceled
+	(*Result)(nil),                // 9: workpool.v1.Result
+	(*WorkStatus)(nil),            // 10: workpool.v1.WorkStatus
+	(*AttemptRecord)(nil),         // 11: workpool.v1.AttemptRecord
+	(*Completion)(nil),            // 12: workpool.v1.Completion
+	(*Pool)(nil),                  // 13: workpool.v1.Pool
+	(*RateLimit)(nil),             // 14: workpool.v1.RateLimit
+	(*CircuitBreaker)(nil),        // 15: workpool.v1.CircuitBreaker
+	(*PoolStats)(nil),             // 16: workpool.v1.PoolStats
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*structpb.Value)(nil),        // 18: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_workpool_v1_types_proto_depIdxs = []int32{
-	15, // 0: workpool.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	15, // 1: workpool.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	16, // 2: workpool.v1.OnComplete.context:type_name -> google.protobuf.Value
-	16, // 3: workpool.v1.WorkSpec.args:type_name -> google.protobuf.Value
-	2,  // 4: workpool.v1.WorkSpec.retry_policy:type_name -> workpool.v1.RetryPolicy
-	3,  // 5: workpool.v1.WorkSpec.on_complete:type_name -> workpool.v1.OnComplete
-	17, // 6: workpool.v1.WorkSpec.run_at:type_name -> google.protobuf.Timestamp
-	15, // 7: workpool.v1.WorkSpec.run_after:type_name -> google.protobuf.Duration
-	15, // 8: workpool.v1.WorkSpec.attempt_timeout:type_name -> google.protobuf.Duration
-	16, // 9: workpool.v1.Success.return_value:type_name -> google.protobuf.Value
-	5,  // 10: workpool.v1.Result.success:type_name -> workpool.v1.Success
-	6,  // 11: workpool.v1.Result.failure:type_name -> workpool.v1.Failure
-	7,  // 12: workpool.v1.Result.canceled:type_name -> workpool.v1.Canceled
+	17, // 0: workpool.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	17, // 1: workpool.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	18, // 2: workpool.v1.OnComplete.context:type_name -> google.protobuf.Value
+	18, // 3: workpool.v1.WorkSpec.args:type_name -> google.protobuf.Value
+	3,  // 4: workpool.v1.WorkSpec.retry_policy:type_name -> workpool.v1.RetryPolicy
+	4,  // 5: workpool.v1.WorkSpec.on_complete:type_name -> workpool.v1.OnComplete
+	19, // 6: workpool.v1.WorkSpec.run_at:type_name -> google.protobuf.Timestamp
+	17, // 7: workpool.v1.WorkSpec.run_after:type_name -> google.protobuf.Duration
+	17, // 8: workpool.v1.WorkSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	18, // 9: workpool.v1.Success.return_value:type_name -> google.protobuf.Value
+	6,  // 10: workpool.v1.Result.success:type_name -> workpool.v1.Success
+	7,  // 11: workpool.v1.Result.failure:type_name -> workpool.v1.Failure
+	8,  // 12: workpool.v1.Result.canceled:type_name -> workpool.v1.Canceled
 	0,  // 13: workpool.v1.WorkStatus.state:type_name -> workpool.v1.WorkState
-	8,  // 14: workpool.v1.WorkStatus.result:type_name -> workpool.v1.Result
-	17, // 15: workpool.v1.WorkStatus.enqueued_at:type_name -> google.protobuf.Timestamp
-	17, // 16: workpool.v1.WorkStatus.ready_at:type_name -> google.protobuf.Timestamp
-	17, // 17: workpool.v1.WorkStatus.finished_at:type_name -> google.protobuf.Timestamp
-	8,  // 18: workpool.v1.Completion.result:type_name -> workpool.v1.Result
-	16, // 19: workpool.v1.Completion.context:type_name -> google.protobuf.Value
-	17, // 20: workpool.v1.Completion.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 21: workpool.v1.Pool.default_retry:type_name -> workpool.v1.RetryPolicy
-	15, // 22: workpool.v1.Pool.status_ttl:type_name -> google.protobuf.Duration
-	15, // 23: workpool.v1.Pool.priority_aging:type_name -> google.protobuf.Duration
-	12, // 24: workpool.v1.Pool.rate_limit:type_name -> workpool.v1.RateLimit
-	15, // 25: workpool.v1.Pool.default_attempt_timeout:type_name -> google.protobuf.Duration
-	13, // 26: workpool.v1.Pool.circuit_breaker:type_name -> workpool.v1.CircuitBreaker
-	15, // 27: workpool.v1.CircuitBreaker.window:type_name -> google.protobuf.Duration
-	15, // 28: workpool.v1.CircuitBreaker.cool_down:type_name -> google.protobuf.Duration
-	1,  // 29: workpool.v1.PoolStats.circuit_state:type_name -> workpool.v1.CircuitState
-	17, // 30: workpool.v1.PoolStats.circuit_open_until:type_name -> google.protobuf.Timestamp
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	9,  // 14: workpool.v1.WorkStatus.result:type_name -> workpool.v1.Result
+	19, // 15: workpool.v1.WorkStatus.enqueued_at:type_name -> google.protobuf.Timestamp
+	19, // 16: workpool.v1.WorkStatus.ready_at:type_name -> google.protobuf.Timestamp
+	19, // 17: workpool.v1.WorkStatus.finished_at:type_name -> google.protobuf.Timestamp
+	11, // 18: workpool.v1.WorkStatus.attempts:type_name -> workpool.v1.AttemptRecord
+	19, // 19: workpool.v1.AttemptRecord.started_at:type_name -> google.protobuf.Timestamp
+	19, // 20: workpool.v1.AttemptRecord.ended_at:type_name -> google.protobuf.Timestamp
+	1,  // 21: workpool.v1.AttemptRecord.outcome:type_name -> workpool.v1.AttemptOutcome
+	9,  // 22: workpool.v1.Completion.result:type_name -> workpool.v1.Result
+	18, // 23: workpool.v1.Completion.context:type_name -> google.protobuf.Value
+	19, // 24: workpool.v1.Completion.finished_at:type_name -> google.protobuf.Timestamp
+	3,  // 25: workpool.v1.Pool.default_retry:type_name -> workpool.v1.RetryPolicy
+	17, // 26: workpool.v1.Pool.status_ttl:type_name -> google.protobuf.Duration
+	17, // 27: workpool.v1.Pool.priority_aging:type_name -> google.protobuf.Duration
+	14, // 28: workpool.v1.Pool.rate_limit:type_name -> workpool.v1.RateLimit
+	17, // 29: workpool.v1.Pool.default_attempt_timeout:type_name -> google.protobuf.Duration
+	15, // 30: workpool.v1.Pool.circuit_breaker:type_name -> workpool.v1.CircuitBreaker
+	17, // 31: workpool.v1.CircuitBreaker.window:type_name -> google.protobuf.Duration
+	17, // 32: workpool.v1.CircuitBreaker.cool_down:type_name -> google.protobuf.Duration
+	2,  // 33: workpool.v1.PoolStats.circuit_state:type_name -> workpool.v1.CircuitState
+	19, // 34: workpool.v1.PoolStats.circuit_open_until:type_name -> google.protobuf.Timestamp
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_workpool_v1_types_proto_init() }
@@ -1582,14 +1796,14 @@ func file_workpool_v1_types_proto_init() {
 		(*Result_Failure)(nil),
 		(*Result_Canceled)(nil),
 	}
-	file_workpool_v1_types_proto_msgTypes[9].OneofWrappers = []any{}
+	file_workpool_v1_types_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workpool_v1_types_proto_rawDesc), len(file_workpool_v1_types_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   13,
+			NumEnums:      3,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

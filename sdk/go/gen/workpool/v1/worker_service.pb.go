@@ -747,7 +747,11 @@ type Assignment struct {
 	Pool string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	// Time the server ends the attempt as timed out, unset when it has no
 	// attempt timeout.
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// W3C trace context of the attempt's dispatch (keys "traceparent" and
+	// "tracestate"), empty unless the item arrived with a trace context and the
+	// server traces. A worker that traces makes its span a child of it.
+	TraceContext  map[string]string `protobuf:"bytes,8,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -827,6 +831,13 @@ func (x *Assignment) GetPool() string {
 func (x *Assignment) GetDeadline() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Assignment) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -1001,7 +1012,7 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\aWelcome\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12@\n" +
 	"\x0elease_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
-	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x99\x02\n" +
+	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xaa\x03\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
@@ -1010,7 +1021,11 @@ const file_workpool_v1_worker_service_proto_rawDesc = "" +
 	"\x04args\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x04args\x12D\n" +
 	"\x10lease_expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12\x12\n" +
 	"\x04pool\x18\x06 \x01(\tR\x04pool\x126\n" +
-	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"u\n" +
+	"\bdeadline\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12N\n" +
+	"\rtrace_context\x18\b \x03(\v2).workpool.v1.Assignment.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"u\n" +
 	"\rCancelAttempt\x12\x17\n" +
 	"\awork_id\x18\x01 \x01(\tR\x06workId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x121\n" +
@@ -1041,7 +1056,7 @@ func file_workpool_v1_worker_service_proto_rawDescGZIP() []byte {
 }
 
 var file_workpool_v1_worker_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_workpool_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_workpool_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_workpool_v1_worker_service_proto_goTypes = []any{
 	(CancelReason)(0),             // 0: workpool.v1.CancelReason
 	(*WorkRequest)(nil),           // 1: workpool.v1.WorkRequest
@@ -1057,9 +1072,10 @@ var file_workpool_v1_worker_service_proto_goTypes = []any{
 	(*Assignment)(nil),            // 11: workpool.v1.Assignment
 	(*CancelAttempt)(nil),         // 12: workpool.v1.CancelAttempt
 	(*ResultAck)(nil),             // 13: workpool.v1.ResultAck
-	(*structpb.Value)(nil),        // 14: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	nil,                           // 14: workpool.v1.Assignment.TraceContextEntry
+	(*structpb.Value)(nil),        // 15: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_workpool_v1_worker_service_proto_depIdxs = []int32{
 	2,  // 0: workpool.v1.WorkRequest.hello:type_name -> workpool.v1.Hello
@@ -1069,25 +1085,26 @@ var file_workpool_v1_worker_service_proto_depIdxs = []int32{
 	7,  // 4: workpool.v1.AttemptResult.success:type_name -> workpool.v1.AttemptSuccess
 	8,  // 5: workpool.v1.AttemptResult.failure:type_name -> workpool.v1.AttemptFailure
 	6,  // 6: workpool.v1.AttemptResult.continuation:type_name -> workpool.v1.AttemptContinuation
-	14, // 7: workpool.v1.AttemptContinuation.args:type_name -> google.protobuf.Value
-	14, // 8: workpool.v1.AttemptSuccess.return_value:type_name -> google.protobuf.Value
+	15, // 7: workpool.v1.AttemptContinuation.args:type_name -> google.protobuf.Value
+	15, // 8: workpool.v1.AttemptSuccess.return_value:type_name -> google.protobuf.Value
 	11, // 9: workpool.v1.WorkResponse.assignments:type_name -> workpool.v1.Assignment
 	12, // 10: workpool.v1.WorkResponse.cancels:type_name -> workpool.v1.CancelAttempt
 	13, // 11: workpool.v1.WorkResponse.acks:type_name -> workpool.v1.ResultAck
 	10, // 12: workpool.v1.WorkResponse.welcome:type_name -> workpool.v1.Welcome
-	15, // 13: workpool.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	15, // 14: workpool.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	14, // 15: workpool.v1.Assignment.args:type_name -> google.protobuf.Value
-	16, // 16: workpool.v1.Assignment.lease_expires_at:type_name -> google.protobuf.Timestamp
-	16, // 17: workpool.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
-	0,  // 18: workpool.v1.CancelAttempt.reason:type_name -> workpool.v1.CancelReason
-	1,  // 19: workpool.v1.WorkerService.Work:input_type -> workpool.v1.WorkRequest
-	9,  // 20: workpool.v1.WorkerService.Work:output_type -> workpool.v1.WorkResponse
-	20, // [20:21] is the sub-list for method output_type
-	19, // [19:20] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 13: workpool.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	16, // 14: workpool.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	15, // 15: workpool.v1.Assignment.args:type_name -> google.protobuf.Value
+	17, // 16: workpool.v1.Assignment.lease_expires_at:type_name -> google.protobuf.Timestamp
+	17, // 17: workpool.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
+	14, // 18: workpool.v1.Assignment.trace_context:type_name -> workpool.v1.Assignment.TraceContextEntry
+	0,  // 19: workpool.v1.CancelAttempt.reason:type_name -> workpool.v1.CancelReason
+	1,  // 20: workpool.v1.WorkerService.Work:input_type -> workpool.v1.WorkRequest
+	9,  // 21: workpool.v1.WorkerService.Work:output_type -> workpool.v1.WorkResponse
+	21, // [21:22] is the sub-list for method output_type
+	20, // [20:21] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_workpool_v1_worker_service_proto_init() }
@@ -1106,7 +1123,7 @@ func file_workpool_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workpool_v1_worker_service_proto_rawDesc), len(file_workpool_v1_worker_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -570,9 +570,11 @@ func (x *EnqueueBatchResponse) GetCompletionSequence() int64 {
 type StatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Work item id.
-	WorkId        string `protobuf:"bytes,1,opt,name=work_id,json=workId,proto3" json:"work_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WorkId string `protobuf:"bytes,1,opt,name=work_id,json=workId,proto3" json:"work_id,omitempty"`
+	// Also return the item's attempt history in WorkStatus.attempts.
+	IncludeAttempts bool `protobuf:"varint,2,opt,name=include_attempts,json=includeAttempts,proto3" json:"include_attempts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusRequest) Reset() {
@@ -610,6 +612,13 @@ func (x *StatusRequest) GetWorkId() string {
 		return x.WorkId
 	}
 	return ""
+}
+
+func (x *StatusRequest) GetIncludeAttempts() bool {
+	if x != nil {
+		return x.IncludeAttempts
+	}
+	return false
 }
 
 // StatusResponse returns one item's status.
@@ -1102,9 +1111,10 @@ const file_workpool_v1_workpool_service_proto_rawDesc = "" +
 	"\x04work\x18\x02 \x03(\v2\x15.workpool.v1.WorkSpecR\x04work\"b\n" +
 	"\x14EnqueueBatchResponse\x12\x19\n" +
 	"\bwork_ids\x18\x01 \x03(\tR\aworkIds\x12/\n" +
-	"\x13completion_sequence\x18\x02 \x01(\x03R\x12completionSequence\"(\n" +
+	"\x13completion_sequence\x18\x02 \x01(\x03R\x12completionSequence\"S\n" +
 	"\rStatusRequest\x12\x17\n" +
-	"\awork_id\x18\x01 \x01(\tR\x06workId\"A\n" +
+	"\awork_id\x18\x01 \x01(\tR\x06workId\x12)\n" +
+	"\x10include_attempts\x18\x02 \x01(\bR\x0fincludeAttempts\"A\n" +
 	"\x0eStatusResponse\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.workpool.v1.WorkStatusR\x06status\"/\n" +
 	"\x12StatusBatchRequest\x12\x19\n" +

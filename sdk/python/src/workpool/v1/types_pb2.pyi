@@ -3,11 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -55,6 +57,62 @@ WORK_STATE_NOT_FOUND: WorkState.ValueType  # 4
 StatusBatch returns this state; Status returns NOT_FOUND instead.
 """
 Global___WorkState: _TypeAlias = WorkState  # noqa: Y015
+
+class _AttemptOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AttemptOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttemptOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ATTEMPT_OUTCOME_UNSPECIFIED: _AttemptOutcome.ValueType  # 0
+    """The attempt is still running."""
+    ATTEMPT_OUTCOME_SUCCESS: _AttemptOutcome.ValueType  # 1
+    """The worker reported success."""
+    ATTEMPT_OUTCOME_FAILURE: _AttemptOutcome.ValueType  # 2
+    """The worker reported a failure."""
+    ATTEMPT_OUTCOME_LEASE_EXPIRED: _AttemptOutcome.ValueType  # 3
+    """The worker sent no heartbeat within the lease, so the server ended the
+    attempt.
+    """
+    ATTEMPT_OUTCOME_WORKER_LOST: _AttemptOutcome.ValueType  # 4
+    """The worker stream closed, or the server restarted, before the worker
+    reported a result.
+    """
+    ATTEMPT_OUTCOME_CANCELED: _AttemptOutcome.ValueType  # 5
+    """The worker reported a failure after a cancel request, which ended the
+    item as canceled.
+    """
+    ATTEMPT_OUTCOME_CONTINUED: _AttemptOutcome.ValueType  # 6
+    """The handler asked to run the item again with new args."""
+    ATTEMPT_OUTCOME_TIMED_OUT: _AttemptOutcome.ValueType  # 7
+    """The attempt ran past its attempt timeout, so the server ended it."""
+
+class AttemptOutcome(_AttemptOutcome, metaclass=_AttemptOutcomeEnumTypeWrapper):
+    """AttemptOutcome is how one attempt of a work item ended."""
+
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome.ValueType  # 0
+"""The attempt is still running."""
+ATTEMPT_OUTCOME_SUCCESS: AttemptOutcome.ValueType  # 1
+"""The worker reported success."""
+ATTEMPT_OUTCOME_FAILURE: AttemptOutcome.ValueType  # 2
+"""The worker reported a failure."""
+ATTEMPT_OUTCOME_LEASE_EXPIRED: AttemptOutcome.ValueType  # 3
+"""The worker sent no heartbeat within the lease, so the server ended the
+attempt.
+"""
+ATTEMPT_OUTCOME_WORKER_LOST: AttemptOutcome.ValueType  # 4
+"""The worker stream closed, or the server restarted, before the worker
+reported a result.
+"""
+ATTEMPT_OUTCOME_CANCELED: AttemptOutcome.ValueType  # 5
+"""The worker reported a failure after a cancel request, which ended the
+item as canceled.
+"""
+ATTEMPT_OUTCOME_CONTINUED: AttemptOutcome.ValueType  # 6
+"""The handler asked to run the item again with new args."""
+ATTEMPT_OUTCOME_TIMED_OUT: AttemptOutcome.ValueType  # 7
+"""The attempt ran past its attempt timeout, so the server ended it."""
+Global___AttemptOutcome: _TypeAlias = AttemptOutcome  # noqa: Y015
 
 class _CircuitState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -393,6 +451,7 @@ class WorkStatus(_message.Message):
     CONCURRENCY_KEY_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
     CONTINUATIONS_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     work_id: _builtins.str
     """Work item id, such as "wk_01JD9V6GQ8M3T6Y4D3W0Y5B7ZC"."""
     state: Global___WorkState.ValueType
@@ -429,6 +488,12 @@ class WorkStatus(_message.Message):
     def finished_at(self) -> _timestamp_pb2.Timestamp:
         """Time the item finished, set only when finished."""
 
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttemptRecord]:
+        """Attempt history, oldest first, including a running attempt. Set only
+        when StatusRequest.include_attempts is true.
+        """
+
     def __init__(
         self,
         *,
@@ -445,14 +510,69 @@ class WorkStatus(_message.Message):
         concurrency_key: _builtins.str = ...,
         priority: _builtins.int = ...,
         continuations: _builtins.int = ...,
+        attempts: _abc.Iterable[Global___AttemptRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "ready_at", b"ready_at", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency_key", b"concurrency_key", "continuations", b"continuations", "enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "function", b"function", "last_error", b"last_error", "pool", b"pool", "previous_attempts", b"previous_attempts", "priority", b"priority", "ready_at", b"ready_at", "result", b"result", "state", b"state", "work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "concurrency_key", b"concurrency_key", "continuations", b"continuations", "enqueued_at", b"enqueued_at", "finished_at", b"finished_at", "function", b"function", "last_error", b"last_error", "pool", b"pool", "previous_attempts", b"previous_attempts", "priority", b"priority", "ready_at", b"ready_at", "result", b"result", "state", b"state", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkStatus: _TypeAlias = WorkStatus  # noqa: Y015
+
+@_typing.final
+class AttemptRecord(_message.Message):
+    """AttemptRecord is one attempt of a work item: who ran it, when, and how it
+    ended.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    WORKER_NAME_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    ENDED_AT_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    attempt: _builtins.int
+    """Attempt number, from 1."""
+    worker_id: _builtins.str
+    """Id of the worker stream that held the lease, such as "ws_3f2a..."."""
+    worker_name: _builtins.str
+    """Name the worker gave in its hello, empty when it gave none."""
+    outcome: Global___AttemptOutcome.ValueType
+    """How the attempt ended."""
+    error: _builtins.str
+    """Error text of a failed, lost, expired or canceled attempt, empty after a
+    success.
+    """
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """Time the server leased the attempt to the worker."""
+
+    @_builtins.property
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """Time the attempt ended, unset while it runs."""
+
+    def __init__(
+        self,
+        *,
+        attempt: _builtins.int = ...,
+        worker_id: _builtins.str = ...,
+        worker_name: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        ended_at: _timestamp_pb2.Timestamp | None = ...,
+        outcome: Global___AttemptOutcome.ValueType = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "ended_at", b"ended_at", "error", b"error", "outcome", b"outcome", "started_at", b"started_at", "worker_id", b"worker_id", "worker_name", b"worker_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttemptRecord: _TypeAlias = AttemptRecord  # noqa: Y015
 
 @_typing.final
 class Completion(_message.Message):

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from workpool.v1 import types_pb2 as workpool_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"workpool/v1/workpool_service.proto\x12\x0bworkpool.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17workpool/v1/types.proto\")\n\x0e\x45xplainRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"\xd7\x02\n\x0f\x45xplainResponse\x12/\n\x06reason\x18\x01 \x01(\x0e\x32\x17.workpool.v1.WaitReasonR\x06reason\x12\x16\n\x06\x64\x65tail\x18\x02 \x01(\tR\x06\x64\x65tail\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x17.workpool.v1.WorkStatusR\x06status\x12\x30\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05until\x12(\n\x10running_work_ids\x18\x05 \x03(\tR\x0erunningWorkIds\x12\x1b\n\tworker_id\x18\x06 \x01(\tR\x08workerId\x12\x30\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x1f\n\x0b\x61head_count\x18\x08 \x01(\x03R\naheadCount\"O\n\x0e\x45nqueueRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x01(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"\x7f\n\x0f\x45nqueueResponse\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\"\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08R\x0c\x64\x65\x64uplicated\x12/\n\x13\x63ompletion_sequence\x18\x03 \x01(\x03R\x12\x63ompletionSequence\"T\n\x13\x45nqueueBatchRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x03(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"b\n\x14\x45nqueueBatchResponse\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\x12/\n\x13\x63ompletion_sequence\x18\x02 \x01(\x03R\x12\x63ompletionSequence\"(\n\rStatusRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"A\n\x0eStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x17.workpool.v1.WorkStatusR\x06status\"/\n\x12StatusBatchRequest\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\"J\n\x13StatusBatchResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.workpool.v1.WorkStatusR\x08statuses\"(\n\rCancelRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"F\n\x0e\x43\x61ncelResponse\x12\x34\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.workpool.v1.CancelOutcomeR\x07outcome\"&\n\x10\x43\x61ncelAllRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\"p\n\x11\x43\x61ncelAllResponse\x12%\n\x0e\x63\x61nceled_count\x18\x01 \x01(\x03R\rcanceledCount\x12\x34\n\x16\x63\x61ncel_requested_count\x18\x02 \x01(\x03R\x14\x63\x61ncelRequestedCount\"\x89\x01\n\x17WatchCompletionsRequest\x12\x14\n\x05pools\x18\x01 \x03(\tR\x05pools\x12\x19\n\x08work_ids\x18\x02 \x03(\tR\x07workIds\x12*\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00R\rafterSequence\x88\x01\x01\x42\x11\n\x0f_after_sequence\"\xaf\x01\n\x18WatchCompletionsResponse\x12\x39\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.workpool.v1.CompletionR\x0b\x63ompletions\x12#\n\rhead_sequence\x18\x02 \x01(\x03R\x0cheadSequence\x12\x33\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt*\xfb\x02\n\nWaitReason\x12\x1b\n\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17WAIT_REASON_POOL_PAUSED\x10\x01\x12\x1d\n\x19WAIT_REASON_POOL_AT_LIMIT\x10\x02\x12\x19\n\x15WAIT_REASON_SCHEDULED\x10\x03\x12\x1b\n\x17WAIT_REASON_BACKING_OFF\x10\x04\x12\x19\n\x15WAIT_REASON_NO_WORKER\x10\x05\x12\x1c\n\x18WAIT_REASON_WORKERS_BUSY\x10\x06\x12\x16\n\x12WAIT_REASON_QUEUED\x10\x07\x12\x17\n\x13WAIT_REASON_RUNNING\x10\x08\x12\x18\n\x14WAIT_REASON_FINISHED\x10\t\x12\x1c\n\x18WAIT_REASON_KEY_AT_LIMIT\x10\n\x12\x1c\n\x18WAIT_REASON_RATE_LIMITED\x10\x0b\x12\x1c\n\x18WAIT_REASON_CIRCUIT_OPEN\x10\x0c*\xb4\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_OUTCOME_CANCELED\x10\x01\x12#\n\x1f\x43\x41NCEL_OUTCOME_CANCEL_REQUESTED\x10\x02\x12#\n\x1f\x43\x41NCEL_OUTCOME_ALREADY_FINISHED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_NOT_FOUND\x10\x04\x32\xf9\x04\n\x0fWorkpoolService\x12\x44\n\x07\x45nqueue\x12\x1b.workpool.v1.EnqueueRequest\x1a\x1c.workpool.v1.EnqueueResponse\x12S\n\x0c\x45nqueueBatch\x12 .workpool.v1.EnqueueBatchRequest\x1a!.workpool.v1.EnqueueBatchResponse\x12\x41\n\x06Status\x12\x1a.workpool.v1.StatusRequest\x1a\x1b.workpool.v1.StatusResponse\x12P\n\x0bStatusBatch\x12\x1f.workpool.v1.StatusBatchRequest\x1a .workpool.v1.StatusBatchResponse\x12\x41\n\x06\x43\x61ncel\x12\x1a.workpool.v1.CancelRequest\x1a\x1b.workpool.v1.CancelResponse\x12J\n\tCancelAll\x12\x1d.workpool.v1.CancelAllRequest\x1a\x1e.workpool.v1.CancelAllResponse\x12\x61\n\x10WatchCompletions\x12$.workpool.v1.WatchCompletionsRequest\x1a%.workpool.v1.WatchCompletionsResponse0\x01\x12\x44\n\x07\x45xplain\x12\x1b.workpool.v1.ExplainRequest\x1a\x1c.workpool.v1.ExplainResponseBS\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"workpool/v1/workpool_service.proto\x12\x0bworkpool.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17workpool/v1/types.proto\")\n\x0e\x45xplainRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"\xd7\x02\n\x0f\x45xplainResponse\x12/\n\x06reason\x18\x01 \x01(\x0e\x32\x17.workpool.v1.WaitReasonR\x06reason\x12\x16\n\x06\x64\x65tail\x18\x02 \x01(\tR\x06\x64\x65tail\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x17.workpool.v1.WorkStatusR\x06status\x12\x30\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05until\x12(\n\x10running_work_ids\x18\x05 \x03(\tR\x0erunningWorkIds\x12\x1b\n\tworker_id\x18\x06 \x01(\tR\x08workerId\x12\x30\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x1f\n\x0b\x61head_count\x18\x08 \x01(\x03R\naheadCount\"O\n\x0e\x45nqueueRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x01(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"\x7f\n\x0f\x45nqueueResponse\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12\"\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08R\x0c\x64\x65\x64uplicated\x12/\n\x13\x63ompletion_sequence\x18\x03 \x01(\x03R\x12\x63ompletionSequence\"T\n\x13\x45nqueueBatchRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n\x04work\x18\x02 \x03(\x0b\x32\x15.workpool.v1.WorkSpecR\x04work\"b\n\x14\x45nqueueBatchResponse\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\x12/\n\x13\x63ompletion_sequence\x18\x02 \x01(\x03R\x12\x63ompletionSequence\"S\n\rStatusRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\x12)\n\x10include_attempts\x18\x02 \x01(\x08R\x0fincludeAttempts\"A\n\x0eStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x17.workpool.v1.WorkStatusR\x06status\"/\n\x12StatusBatchRequest\x12\x19\n\x08work_ids\x18\x01 \x03(\tR\x07workIds\"J\n\x13StatusBatchResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.workpool.v1.WorkStatusR\x08statuses\"(\n\rCancelRequest\x12\x17\n\x07work_id\x18\x01 \x01(\tR\x06workId\"F\n\x0e\x43\x61ncelResponse\x12\x34\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.workpool.v1.CancelOutcomeR\x07outcome\"&\n\x10\x43\x61ncelAllRequest\x12\x12\n\x04pool\x18\x01 \x01(\tR\x04pool\"p\n\x11\x43\x61ncelAllResponse\x12%\n\x0e\x63\x61nceled_count\x18\x01 \x01(\x03R\rcanceledCount\x12\x34\n\x16\x63\x61ncel_requested_count\x18\x02 \x01(\x03R\x14\x63\x61ncelRequestedCount\"\x89\x01\n\x17WatchCompletionsRequest\x12\x14\n\x05pools\x18\x01 \x03(\tR\x05pools\x12\x19\n\x08work_ids\x18\x02 \x03(\tR\x07workIds\x12*\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03H\x00R\rafterSequence\x88\x01\x01\x42\x11\n\x0f_after_sequence\"\xaf\x01\n\x18WatchCompletionsResponse\x12\x39\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.workpool.v1.CompletionR\x0b\x63ompletions\x12#\n\rhead_sequence\x18\x02 \x01(\x03R\x0cheadSequence\x12\x33\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt*\xfb\x02\n\nWaitReason\x12\x1b\n\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17WAIT_REASON_POOL_PAUSED\x10\x01\x12\x1d\n\x19WAIT_REASON_POOL_AT_LIMIT\x10\x02\x12\x19\n\x15WAIT_REASON_SCHEDULED\x10\x03\x12\x1b\n\x17WAIT_REASON_BACKING_OFF\x10\x04\x12\x19\n\x15WAIT_REASON_NO_WORKER\x10\x05\x12\x1c\n\x18WAIT_REASON_WORKERS_BUSY\x10\x06\x12\x16\n\x12WAIT_REASON_QUEUED\x10\x07\x12\x17\n\x13WAIT_REASON_RUNNING\x10\x08\x12\x18\n\x14WAIT_REASON_FINISHED\x10\t\x12\x1c\n\x18WAIT_REASON_KEY_AT_LIMIT\x10\n\x12\x1c\n\x18WAIT_REASON_RATE_LIMITED\x10\x0b\x12\x1c\n\x18WAIT_REASON_CIRCUIT_OPEN\x10\x0c*\xb4\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41NCEL_OUTCOME_CANCELED\x10\x01\x12#\n\x1f\x43\x41NCEL_OUTCOME_CANCEL_REQUESTED\x10\x02\x12#\n\x1f\x43\x41NCEL_OUTCOME_ALREADY_FINISHED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_NOT_FOUND\x10\x04\x32\xf9\x04\n\x0fWorkpoolService\x12\x44\n\x07\x45nqueue\x12\x1b.workpool.v1.EnqueueRequest\x1a\x1c.workpool.v1.EnqueueResponse\x12S\n\x0c\x45nqueueBatch\x12 .workpool.v1.EnqueueBatchRequest\x1a!.workpool.v1.EnqueueBatchResponse\x12\x41\n\x06Status\x12\x1a.workpool.v1.StatusRequest\x1a\x1b.workpool.v1.StatusResponse\x12P\n\x0bStatusBatch\x12\x1f.workpool.v1.StatusBatchRequest\x1a .workpool.v1.StatusBatchResponse\x12\x41\n\x06\x43\x61ncel\x12\x1a.workpool.v1.CancelRequest\x1a\x1b.workpool.v1.CancelResponse\x12J\n\tCancelAll\x12\x1d.workpool.v1.CancelAllRequest\x1a\x1e.workpool.v1.CancelAllResponse\x12\x61\n\x10WatchCompletions\x12$.workpool.v1.WatchCompletionsRequest\x1a%.workpool.v1.WatchCompletionsResponse0\x01\x12\x44\n\x07\x45xplain\x12\x1b.workpool.v1.ExplainRequest\x1a\x1c.workpool.v1.ExplainResponseBS\n\x0f\x64\x65v.workpool.v1P\x01Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'workpool.v1.workpool_servic
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.workpool.v1P\001Z>github.com/workpool/workpool/sdk/go/gen/workpool/v1;workpoolv1'
-  _globals['_WAITREASON']._serialized_start=1715
-  _globals['_WAITREASON']._serialized_end=2094
-  _globals['_CANCELOUTCOME']._serialized_start=2097
-  _globals['_CANCELOUTCOME']._serialized_end=2277
+  _globals['_WAITREASON']._serialized_start=1758
+  _globals['_WAITREASON']._serialized_end=2137
+  _globals['_CANCELOUTCOME']._serialized_start=2140
+  _globals['_CANCELOUTCOME']._serialized_end=2320
   _globals['_EXPLAINREQUEST']._serialized_start=109
   _globals['_EXPLAINREQUEST']._serialized_end=150
   _globals['_EXPLAINRESPONSE']._serialized_start=153
@@ -51,25 +51,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENQUEUEBATCHRESPONSE']._serialized_start=794
   _globals['_ENQUEUEBATCHRESPONSE']._serialized_end=892
   _globals['_STATUSREQUEST']._serialized_start=894
-  _globals['_STATUSREQUEST']._serialized_end=934
-  _globals['_STATUSRESPONSE']._serialized_start=936
-  _globals['_STATUSRESPONSE']._serialized_end=1001
-  _globals['_STATUSBATCHREQUEST']._serialized_start=1003
-  _globals['_STATUSBATCHREQUEST']._serialized_end=1050
-  _globals['_STATUSBATCHRESPONSE']._serialized_start=1052
-  _globals['_STATUSBATCHRESPONSE']._serialized_end=1126
-  _globals['_CANCELREQUEST']._serialized_start=1128
-  _globals['_CANCELREQUEST']._serialized_end=1168
-  _globals['_CANCELRESPONSE']._serialized_start=1170
-  _globals['_CANCELRESPONSE']._serialized_end=1240
-  _globals['_CANCELALLREQUEST']._serialized_start=1242
-  _globals['_CANCELALLREQUEST']._serialized_end=1280
-  _globals['_CANCELALLRESPONSE']._serialized_start=1282
-  _globals['_CANCELALLRESPONSE']._serialized_end=1394
-  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_start=1397
-  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_end=1534
-  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_start=1537
-  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_end=1712
-  _globals['_WORKPOOLSERVICE']._serialized_start=2280
-  _globals['_WORKPOOLSERVICE']._serialized_end=2913
+  _globals['_STATUSREQUEST']._serialized_end=977
+  _globals['_STATUSRESPONSE']._serialized_start=979
+  _globals['_STATUSRESPONSE']._serialized_end=1044
+  _globals['_STATUSBATCHREQUEST']._serialized_start=1046
+  _globals['_STATUSBATCHREQUEST']._serialized_end=1093
+  _globals['_STATUSBATCHRESPONSE']._serialized_start=1095
+  _globals['_STATUSBATCHRESPONSE']._serialized_end=1169
+  _globals['_CANCELREQUEST']._serialized_start=1171
+  _globals['_CANCELREQUEST']._serialized_end=1211
+  _globals['_CANCELRESPONSE']._serialized_start=1213
+  _globals['_CANCELRESPONSE']._serialized_end=1283
+  _globals['_CANCELALLREQUEST']._serialized_start=1285
+  _globals['_CANCELALLREQUEST']._serialized_end=1323
+  _globals['_CANCELALLRESPONSE']._serialized_start=1325
+  _globals['_CANCELALLRESPONSE']._serialized_end=1437
+  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_start=1440
+  _globals['_WATCHCOMPLETIONSREQUEST']._serialized_end=1577
+  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_start=1580
+  _globals['_WATCHCOMPLETIONSRESPONSE']._serialized_end=1755
+  _globals['_WORKPOOLSERVICE']._serialized_start=2323
+  _globals['_WORKPOOLSERVICE']._serialized_end=2956
 # @@protoc_insertion_point(module_scope)

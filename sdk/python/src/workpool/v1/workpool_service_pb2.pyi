@@ -338,16 +338,20 @@ class StatusRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORK_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_ATTEMPTS_FIELD_NUMBER: _builtins.int
     work_id: _builtins.str
     """Work item id."""
+    include_attempts: _builtins.bool
+    """Also return the item's attempt history in WorkStatus.attempts."""
     def __init__(
         self,
         *,
         work_id: _builtins.str = ...,
+        include_attempts: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_id", b"work_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_attempts", b"include_attempts", "work_id", b"work_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file workpool/v1/types.proto.
  */
 export const file_workpool_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("Chd3b3JrcG9vbC92MS90eXBlcy5wcm90bxILd29ya3Bvb2wudjEiuQEKC1JldHJ5UG9saWN5EhkKDG1heF9hdHRlbXB0cxgBIAEoBUgAiAEBEjIKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgRiYXNlGAMgASgBSAGIAQESLgoLbWF4X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDwoNX21heF9hdHRlbXB0c0IHCgVfYmFzZSJHCgpPbkNvbXBsZXRlEhAKCGZ1bmN0aW9uGAEgASgJEicKB2NvbnRleHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipgMKCFdvcmtTcGVjEhAKCGZ1bmN0aW9uGAEgASgJEiQKBGFyZ3MYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoNcmV0cnlfZW5hYmxlZBgDIAEoCEgAEjAKDHJldHJ5X3BvbGljeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5SAASLAoLb25fY29tcGxldGUYBSABKAsyFy53b3JrcG9vbC52MS5PbkNvbXBsZXRlEiwKBnJ1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIuCglydW5fYWZ0ZXIYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSFwoPY29uY3VycmVuY3lfa2V5GAkgASgJEhAKCHByaW9yaXR5GAogASgFEjIKD2F0dGVtcHRfdGltZW91dBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIHCgVyZXRyeUIKCghzY2hlZHVsZSI3CgdTdWNjZXNzEiwKDHJldHVybl92YWx1ZRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIvCgdGYWlsdXJlEg0KBWVycm9yGAEgASgJEhUKDW5vbl9yZXRyeWFibGUYAiABKAgiCgoIQ2FuY2VsZWQikAEKBlJlc3VsdBInCgdzdWNjZXNzGAEgASgLMhQud29ya3Bvb2wudjEuU3VjY2Vzc0gAEicKB2ZhaWx1cmUYAiABKAsyFC53b3JrcG9vbC52MS5GYWlsdXJlSAASKQoIY2FuY2VsZWQYAyABKAsyFS53b3JrcG9vbC52MS5DYW5jZWxlZEgAQgkKB291dGNvbWUiigMKCldvcmtTdGF0dXMSDwoHd29ya19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLndvcmtwb29sLnYxLldvcmtTdGF0ZRIZChFwcmV2aW91c19hdHRlbXB0cxgDIAEoBRIjCgZyZXN1bHQYBCABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSDAoEcG9vbBgFIAEoCRIQCghmdW5jdGlvbhgGIAEoCRIvCgtlbnF1ZXVlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIcmVhZHlfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXN0X2Vycm9yGAogASgJEhcKD2NvbmN1cnJlbmN5X2tleRgLIAEoCRIQCghwcmlvcml0eRgMIAEoBRIVCg1jb250aW51YXRpb25zGA0gASgFIvcBCgpDb21wbGV0aW9uEhAKCHNlcXVlbmNlGAEgASgDEg8KB3dvcmtfaWQYAiABKAkSDAoEcG9vbBgDIAEoCRIQCghmdW5jdGlvbhgEIAEoCRIjCgZyZXN1bHQYBSABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSJwoHY29udGV4dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIQCghhdHRlbXB0cxgHIAEoBRIvCgtmaW5pc2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY29udGludWF0aW9ucxgJIAEoBSLoAwoEUG9vbBIMCgRuYW1lGAEgASgJEhwKD21heF9wYXJhbGxlbGlzbRgCIAEoBUgAiAEBEhgKEHJldHJ5X2J5X2RlZmF1bHQYAyABKAgSLwoNZGVmYXVsdF9yZXRyeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5Ei0KCnN0YXR1c190dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoTa2VlcF9zdGF0dXNfZm9yZXZlchgGIAEoCBIYCgttYXhfcGVyX2tleRgHIAEoBUgBiAEBEjEKDnByaW9yaXR5X2FnaW5nGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKCnJhdGVfbGltaXQYCSABKAsyFi53b3JrcG9vbC52MS5SYXRlTGltaXQSOgoXZGVmYXVsdF9hdHRlbXB0X3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoPY2lyY3VpdF9icmVha2VyGAsgASgLMhsud29ya3Bvb2wudjEuQ2lyY3VpdEJyZWFrZXISDgoGcGFyZW50GAwgASgJQhIKEF9tYXhfcGFyYWxsZWxpc21CDgoMX21heF9wZXJfa2V5Ii4KCVJhdGVMaW1pdBISCgpwZXJfc2Vjb25kGAEgASgBEg0KBWJ1cnN0GAIgASgFIpUBCg5DaXJjdWl0QnJlYWtlchIUCgxmYWlsdXJlX3JhdGUYASABKAESKQoGd2luZG93GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1pbl9hdHRlbXB0cxgDIAEoBRIsCgljb29sX2Rvd24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iuwEKCVBvb2xTdGF0cxIVCg1wZW5kaW5nX2NvdW50GAEgASgDEhUKDXJ1bm5pbmdfY291bnQYAiABKAMSMAoNY2lyY3VpdF9zdGF0ZRgDIAEoDjIZLndvcmtwb29sLnYxLkNpcmN1aXRTdGF0ZRI2ChJjaXJjdWl0X29wZW5fdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmJvcnJvd2VkX2NvdW50GAUgASgDKooBCglXb3JrU3RhdGUSGgoWV09SS19TVEFURV9VTlNQRUNJRklFRBAAEhYKEldPUktfU1RBVEVfUEVORElORxABEhYKEldPUktfU1RBVEVfUlVOTklORxACEhcKE1dPUktfU1RBVEVfRklOSVNIRUQQAxIYChRXT1JLX1NUQVRFX05PVF9GT1VORBAEKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADQlMKD2Rldi53b3JrcG9vbC52MVABWj5naXRodWIuY29tL3dvcmtwb29sL3dvcmtwb29sL3Nkay9nby9nZW4vd29ya3Bvb2wvdjE7d29ya3Bvb2x2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chd3b3JrcG9vbC92MS90eXBlcy5wcm90bxILd29ya3Bvb2wudjEiuQEKC1JldHJ5UG9saWN5EhkKDG1heF9hdHRlbXB0cxgBIAEoBUgAiAEBEjIKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgRiYXNlGAMgASgBSAGIAQESLgoLbWF4X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDwoNX21heF9hdHRlbXB0c0IHCgVfYmFzZSJHCgpPbkNvbXBsZXRlEhAKCGZ1bmN0aW9uGAEgASgJEicKB2NvbnRleHQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipgMKCFdvcmtTcGVjEhAKCGZ1bmN0aW9uGAEgASgJEiQKBGFyZ3MYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoNcmV0cnlfZW5hYmxlZBgDIAEoCEgAEjAKDHJldHJ5X3BvbGljeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5SAASLAoLb25fY29tcGxldGUYBSABKAsyFy53b3JrcG9vbC52MS5PbkNvbXBsZXRlEiwKBnJ1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIuCglydW5fYWZ0ZXIYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIXCg9pZGVtcG90ZW5jeV9rZXkYCCABKAkSFwoPY29uY3VycmVuY3lfa2V5GAkgASgJEhAKCHByaW9yaXR5GAogASgFEjIKD2F0dGVtcHRfdGltZW91dBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIHCgVyZXRyeUIKCghzY2hlZHVsZSI3CgdTdWNjZXNzEiwKDHJldHVybl92YWx1ZRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIvCgdGYWlsdXJlEg0KBWVycm9yGAEgASgJEhUKDW5vbl9yZXRyeWFibGUYAiABKAgiCgoIQ2FuY2VsZWQikAEKBlJlc3VsdBInCgdzdWNjZXNzGAEgASgLMhQud29ya3Bvb2wudjEuU3VjY2Vzc0gAEicKB2ZhaWx1cmUYAiABKAsyFC53b3JrcG9vbC52MS5GYWlsdXJlSAASKQoIY2FuY2VsZWQYAyABKAsyFS53b3JrcG9vbC52MS5DYW5jZWxlZEgAQgkKB291dGNvbWUiuAMKCldvcmtTdGF0dXMSDwoHd29ya19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLndvcmtwb29sLnYxLldvcmtTdGF0ZRIZChFwcmV2aW91c19hdHRlbXB0cxgDIAEoBRIjCgZyZXN1bHQYBCABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSDAoEcG9vbBgFIAEoCRIQCghmdW5jdGlvbhgGIAEoCRIvCgtlbnF1ZXVlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIcmVhZHlfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXN0X2Vycm9yGAogASgJEhcKD2NvbmN1cnJlbmN5X2tleRgLIAEoCRIQCghwcmlvcml0eRgMIAEoBRIVCg1jb250aW51YXRpb25zGA0gASgFEiwKCGF0dGVtcHRzGA4gAygLMhoud29ya3Bvb2wudjEuQXR0ZW1wdFJlY29yZCLjAQoNQXR0ZW1wdFJlY29yZBIPCgdhdHRlbXB0GAEgASgFEhEKCXdvcmtlcl9pZBgCIAEoCRITCgt3b3JrZXJfbmFtZRgDIAEoCRIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoHb3V0Y29tZRgGIAEoDjIbLndvcmtwb29sLnYxLkF0dGVtcHRPdXRjb21lEg0KBWVycm9yGAcgASgJIvcBCgpDb21wbGV0aW9uEhAKCHNlcXVlbmNlGAEgASgDEg8KB3dvcmtfaWQYAiABKAkSDAoEcG9vbBgDIAEoCRIQCghmdW5jdGlvbhgEIAEoCRIjCgZyZXN1bHQYBSABKAsyEy53b3JrcG9vbC52MS5SZXN1bHQSJwoHY29udGV4dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIQCghhdHRlbXB0cxgHIAEoBRIvCgtmaW5pc2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY29udGludWF0aW9ucxgJIAEoBSLoAwoEUG9vbBIMCgRuYW1lGAEgASgJEhwKD21heF9wYXJhbGxlbGlzbRgCIAEoBUgAiAEBEhgKEHJldHJ5X2J5X2RlZmF1bHQYAyABKAgSLwoNZGVmYXVsdF9yZXRyeRgEIAEoCzIYLndvcmtwb29sLnYxLlJldHJ5UG9saWN5Ei0KCnN0YXR1c190dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoTa2VlcF9zdGF0dXNfZm9yZXZlchgGIAEoCBIYCgttYXhfcGVyX2tleRgHIAEoBUgBiAEBEjEKDnByaW9yaXR5X2FnaW5nGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKCnJhdGVfbGltaXQYCSABKAsyFi53b3JrcG9vbC52MS5SYXRlTGltaXQSOgoXZGVmYXVsdF9hdHRlbXB0X3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoPY2lyY3VpdF9icmVha2VyGAsgASgLMhsud29ya3Bvb2wudjEuQ2lyY3VpdEJyZWFrZXISDgoGcGFyZW50GAwgASgJQhIKEF9tYXhfcGFyYWxsZWxpc21CDgoMX21heF9wZXJfa2V5Ii4KCVJhdGVMaW1pdBISCgpwZXJfc2Vjb25kGAEgASgBEg0KBWJ1cnN0GAIgASgFIpUBCg5DaXJjdWl0QnJlYWtlchIUCgxmYWlsdXJlX3JhdGUYASABKAESKQoGd2luZG93GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1pbl9hdHRlbXB0cxgDIAEoBRIsCgljb29sX2Rvd24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iuwEKCVBvb2xTdGF0cxIVCg1wZW5kaW5nX2NvdW50GAEgASgDEhUKDXJ1bm5pbmdfY291bnQYAiABKAMSMAoNY2lyY3VpdF9zdGF0ZRgDIAEoDjIZLndvcmtwb29sLnYxLkNpcmN1aXRTdGF0ZRI2ChJjaXJjdWl0X29wZW5fdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmJvcnJvd2VkX2NvdW50GAUgASgDKooBCglXb3JrU3RhdGUSGgoWV09SS19TVEFURV9VTlNQRUNJRklFRBAAEhYKEldPUktfU1RBVEVfUEVORElORxABEhYKEldPUktfU1RBVEVfUlVOTklORxACEhcKE1dPUktfU1RBVEVfRklOSVNIRUQQAxIYChRXT1JLX1NUQVRFX05PVF9GT1VORBAEKosCCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfU1VDQ0VTUxABEhsKF0FUVEVNUFRfT1VUQ09NRV9GQUlMVVJFEAISIQodQVRURU1QVF9PVVRDT01FX0xFQVNFX0VYUElSRUQQAxIfChtBVFRFTVBUX09VVENPTUVfV09SS0VSX0xPU1QQBBIcChhBVFRFTVBUX09VVENPTUVfQ0FOQ0VMRUQQBRIdChlBVFRFTVBUX09VVENPTUVfQ09OVElOVUVEEAYSHQoZQVRURU1QVF9PVVRDT01FX1RJTUVEX09VVBAHKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADQlMKD2Rldi53b3JrcG9vbC52MVABWj5naXRodWIuY29tL3dvcmtwb29sL3dvcmtwb29sL3Nkay9nby9nZW4vd29ya3Bvb2wvdjE7d29ya3Bvb2x2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * RetryPolicy decides how often and how soon a failed work item runs again.
@@ -415,6 +415,14 @@ export type WorkStatus = Message<"workpool.v1.WorkStatus"> & {
    * @generated from field: int32 continuations = 13;
    */
   continuations: number;
+
+  /**
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   *
+   * @generated from field: repeated workpool.v1.AttemptRecord attempts = 14;
+   */
+  attempts: AttemptRecord[];
 };
 
 /**
@@ -423,6 +431,71 @@ export type WorkStatus = Message<"workpool.v1.WorkStatus"> & {
  */
 export const WorkStatusSchema: GenMessage<WorkStatus> = /*@__PURE__*/
   messageDesc(file_workpool_v1_types, 7);
+
+/**
+ * AttemptRecord is one attempt of a work item: who ran it, when, and how it
+ * ended.
+ *
+ * @generated from message workpool.v1.AttemptRecord
+ */
+export type AttemptRecord = Message<"workpool.v1.AttemptRecord"> & {
+  /**
+   * Attempt number, from 1.
+   *
+   * @generated from field: int32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * Id of the worker stream that held the lease, such as "ws_3f2a...".
+   *
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * Name the worker gave in its hello, empty when it gave none.
+   *
+   * @generated from field: string worker_name = 3;
+   */
+  workerName: string;
+
+  /**
+   * Time the server leased the attempt to the worker.
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 4;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * Time the attempt ended, unset while it runs.
+   *
+   * @generated from field: google.protobuf.Timestamp ended_at = 5;
+   */
+  endedAt?: Timestamp | undefined;
+
+  /**
+   * How the attempt ended.
+   *
+   * @generated from field: workpool.v1.AttemptOutcome outcome = 6;
+   */
+  outcome: AttemptOutcome;
+
+  /**
+   * Error text of a failed, lost, expired or canceled attempt, empty after a
+   * success.
+   *
+   * @generated from field: string error = 7;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message workpool.v1.AttemptRecord.
+ * Use `create(AttemptRecordSchema)` to create a new message.
+ */
+export const AttemptRecordSchema: GenMessage<AttemptRecord> = /*@__PURE__*/
+  messageDesc(file_workpool_v1_types, 8);
 
 /**
  * Completion is one entry of the completion log: a work item's final result.
@@ -500,7 +573,7 @@ export type Completion = Message<"workpool.v1.Completion"> & {
  * Use `create(CompletionSchema)` to create a new message.
  */
 export const CompletionSchema: GenMessage<Completion> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 8);
+  messageDesc(file_workpool_v1_types, 9);
 
 /**
  * Pool is a named queue and its settings.
@@ -604,7 +677,7 @@ export type Pool = Message<"workpool.v1.Pool"> & {
  * Use `create(PoolSchema)` to create a new message.
  */
 export const PoolSchema: GenMessage<Pool> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 9);
+  messageDesc(file_workpool_v1_types, 10);
 
 /**
  * RateLimit is a token bucket that limits how fast a pool starts items.
@@ -633,7 +706,7 @@ export type RateLimit = Message<"workpool.v1.RateLimit"> & {
  * Use `create(RateLimitSchema)` to create a new message.
  */
 export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 10);
+  messageDesc(file_workpool_v1_types, 11);
 
 /**
  * CircuitBreaker pauses a pool's new starts while its attempts fail too often.
@@ -678,7 +751,7 @@ export type CircuitBreaker = Message<"workpool.v1.CircuitBreaker"> & {
  * Use `create(CircuitBreakerSchema)` to create a new message.
  */
 export const CircuitBreakerSchema: GenMessage<CircuitBreaker> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 11);
+  messageDesc(file_workpool_v1_types, 12);
 
 /**
  * PoolStats counts a pool's unfinished items.
@@ -727,7 +800,7 @@ export type PoolStats = Message<"workpool.v1.PoolStats"> & {
  * Use `create(PoolStatsSchema)` to create a new message.
  */
 export const PoolStatsSchema: GenMessage<PoolStats> = /*@__PURE__*/
-  messageDesc(file_workpool_v1_types, 12);
+  messageDesc(file_workpool_v1_types, 13);
 
 /**
  * WorkState is the lifecycle state of a work item.
@@ -779,6 +852,78 @@ export const WorkStateSchema: GenEnum<WorkState> = /*@__PURE__*/
   enumDesc(file_workpool_v1_types, 0);
 
 /**
+ * AttemptOutcome is how one attempt of a work item ended.
+ *
+ * @generated from enum workpool.v1.AttemptOutcome
+ */
+export enum AttemptOutcome {
+  /**
+   * The attempt is still running.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The worker reported success.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_SUCCESS = 1;
+   */
+  SUCCESS = 1,
+
+  /**
+   * The worker reported a failure.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_FAILURE = 2;
+   */
+  FAILURE = 2,
+
+  /**
+   * The worker sent no heartbeat within the lease, so the server ended the
+   * attempt.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_LEASE_EXPIRED = 3;
+   */
+  LEASE_EXPIRED = 3,
+
+  /**
+   * The worker stream closed, or the server restarted, before the worker
+   * reported a result.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_WORKER_LOST = 4;
+   */
+  WORKER_LOST = 4,
+
+  /**
+   * The worker reported a failure after a cancel request, which ended the
+   * item as canceled.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_CANCELED = 5;
+   */
+  CANCELED = 5,
+
+  /**
+   * The handler asked to run the item again with new args.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_CONTINUED = 6;
+   */
+  CONTINUED = 6,
+
+  /**
+   * The attempt ran past its attempt timeout, so the server ended it.
+   *
+   * @generated from enum value: ATTEMPT_OUTCOME_TIMED_OUT = 7;
+   */
+  TIMED_OUT = 7,
+}
+
+/**
+ * Describes the enum workpool.v1.AttemptOutcome.
+ */
+export const AttemptOutcomeSchema: GenEnum<AttemptOutcome> = /*@__PURE__*/
+  enumDesc(file_workpool_v1_types, 1);
+
+/**
  * CircuitState is the state of a pool's circuit breaker.
  *
  * @generated from enum workpool.v1.CircuitState
@@ -818,5 +963,5 @@ export enum CircuitState {
  * Describes the enum workpool.v1.CircuitState.
  */
 export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
-  enumDesc(file_workpool_v1_types, 1);
+  enumDesc(file_workpool_v1_types, 2);
 

@@ -13,6 +13,8 @@ import java.time.Instant;
  * @param context context of the item's on-complete follow-up, or {@code null}
  * @param attempts attempts the item made, 0 when it was canceled before it started
  * @param finishedAt time the item finished
+ * @param continuations attempts that ended with a {@link Continue}, counted in {@code
+ *     attempts} too
  */
 public record Completion(
     long sequence,
@@ -22,4 +24,5 @@ public record Completion(
     Result result,
     Object context,
     int attempts,
-    Instant finishedAt) {}
+    Instant finishedAt,
+    int continuations) {}

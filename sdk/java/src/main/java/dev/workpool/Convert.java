@@ -73,6 +73,13 @@ final class Convert {
     if (options.idempotencyKey() != null) {
       spec.setIdempotencyKey(options.idempotencyKey());
     }
+    if (options.concurrencyKey() != null) {
+      spec.setConcurrencyKey(options.concurrencyKey());
+    }
+    spec.setPriority(options.priority());
+    if (options.attemptTimeout() != null) {
+      spec.setAttemptTimeout(duration(options.attemptTimeout()));
+    }
     return spec.build();
   }
 
@@ -124,7 +131,42 @@ final class Convert {
     if (settings.keepStatusForever() != null) {
       pool.setKeepStatusForever(settings.keepStatusForever());
     }
+    if (settings.maxPerKey() != null) {
+      pool.setMaxPerKey(settings.maxPerKey());
+    }
+    if (settings.priorityAging() != null) {
+      pool.setPriorityAging(duration(settings.priorityAging()));
+    }
+    if (settings.rateLimit() != null) {
+      pool.setRateLimit(
+          dev.workpool.v1.RateLimit.newBuilder()
+              .setPerSecond(settings.rateLimit().perSecond())
+              .setBurst(settings.rateLimit().burst()));
+    }
+    if (settings.defaultAttemptTimeout() != null) {
+      pool.setDefaultAttemptTimeout(duration(settings.defaultAttemptTimeout()));
+    }
+    if (settings.circuitBreaker() != null) {
+      pool.setCircuitBreaker(circuitBreaker(settings.circuitBreaker()));
+    }
+    if (settings.parent() != null) {
+      pool.setParent(settings.parent());
+    }
     return pool.build();
+  }
+
+  static dev.workpool.v1.CircuitBreaker circuitBreaker(CircuitBreaker breaker) {
+    dev.workpool.v1.CircuitBreaker.Builder message =
+        dev.workpool.v1.CircuitBreaker.newBuilder()
+            .setFailureRate(breaker.failureRate())
+            .setMinAttempts(breaker.minAttempts());
+    if (breaker.window() != null) {
+      message.setWindow(duration(breaker.window()));
+    }
+    if (breaker.coolDown() != null) {
+      message.setCoolDown(duration(breaker.coolDown()));
+    }
+    return message.build();
   }
 
   /** Builds an UpdatePoolRequest whose mask names exactly the set settings. */
@@ -215,7 +257,10 @@ final class Convert {
         message.hasEnqueuedAt() ? instant(message.getEnqueuedAt()) : null,
         message.hasReadyAt() ? instant(message.getReadyAt()) : null,
         message.hasFinishedAt() ? instant(message.getFinishedAt()) : null,
-        message.getLastError().isEmpty() ? null : message.getLastError());
+        message.getLastError().isEmpty() ? null : message.getLastError(),
+        message.getConcurrencyKey().isEmpty() ? null : message.getConcurrencyKey(),
+        message.getPriority(),
+        message.getContinuations());
   }
 
   static Completion completion(dev.workpool.v1.Completion message) {
@@ -236,7 +281,8 @@ final class Convert {
         result,
         message.hasContext() ? Values.fromValue(message.getContext()) : null,
         message.getAttempts(),
-        message.hasFinishedAt() ? instant(message.getFinishedAt()) : null);
+        message.hasFinishedAt() ? instant(message.getFinishedAt()) : null,
+        message.getContinuations());
   }
 
   /** Converts a Pool message, filling unset settings with the server's defaults. */
@@ -248,7 +294,48 @@ final class Convert {
         message.hasDefaultRetry() ? retryPolicy(message.getDefaultRetry()) : RetryPolicy.defaults(),
         message.hasStatusTtl() ? duration(message.getStatusTtl()) : Pool.DEFAULT_STATUS_TTL,
         message.getKeepStatusForever(),
-        stats == null ? null : new PoolStats(stats.getPendingCount(), stats.getRunningCount()));
+        message.getMaxPerKey(),
+        message.hasPriorityAging()
+            ? duration(message.getPriorityAging())
+            : Pool.DEFAULT_PRIORITY_AGING,
+        message.hasRateLimit()
+            ? new RateLimit(message.getRateLimit().getPerSecond(), message.getRateLimit().getBurst())
+            : null,
+        message.hasDefaultAttemptTimeout() ? duration(message.getDefaultAttemptTimeout()) : null,
+        message.hasCircuitBreaker() ? circuitBreaker(message.getCircuitBreaker()) : null,
+        message.getParent().isEmpty() ? null : message.getParent(),
+        stats == null ? null : poolStats(stats));
+  }
+
+  /** Converts a CircuitBreaker message; unset fields stay unset, as the server sent them. */
+  static CircuitBreaker circuitBreaker(dev.workpool.v1.CircuitBreaker message) {
+    return new CircuitBreaker(
+        message.getFailureRate(),
+        message.hasWindow() ? duration(message.getWindow()) : null,
+        message.getMinAttempts(),
+        message.hasCoolDown() ? duration(message.getCoolDown()) : null);
+  }
+
+  static PoolStats poolStats(dev.workpool.v1.PoolStats stats) {
+    return new PoolStats(
+        stats.getPendingCount(),
+        stats.getRunningCount(),
+        circuitState(stats.getCircuitState()),
+        stats.hasCircuitOpenUntil() ? instant(stats.getCircuitOpenUntil()) : null,
+        stats.getBorrowedCount());
+  }
+
+  static CircuitState circuitState(dev.workpool.v1.CircuitState state) {
+    switch (state) {
+      case CIRCUIT_STATE_CLOSED:
+        return CircuitState.CLOSED;
+      case CIRCUIT_STATE_OPEN:
+        return CircuitState.OPEN;
+      case CIRCUIT_STATE_HALF_OPEN:
+        return CircuitState.HALF_OPEN;
+      default:
+        return CircuitState.UNSPECIFIED;
+    }
   }
 
   static CancelOutcome cancelOutcome(dev.workpool.v1.CancelOutcome outcome) {
@@ -275,6 +362,12 @@ final class Convert {
   static AttemptResult success(String workId, int attempt, Object returnValue) {
     AttemptResult.Builder result = AttemptResult.newBuilder().setWorkId(workId).setAttempt(attempt);
     result.getSuccessBuilder().setReturnValue(Values.toValue(returnValue, "return value"));
+    return result.build();
+  }
+
+  static AttemptResult continuation(String workId, int attempt, Object args) {
+    AttemptResult.Builder result = AttemptResult.newBuilder().setWorkId(workId).setAttempt(attempt);
+    result.getContinuationBuilder().setArgs(Values.toValue(args, "continuation args"));
     return result.build();
   }
 

@@ -4,7 +4,8 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * Optional settings of an enqueued work item: retry, follow-up, schedule and idempotency key.
+ * Optional settings of an enqueued work item: retry, follow-up, schedule, idempotency key,
+ * concurrency key, priority and attempt timeout.
  *
  * <p>Build one with {@code EnqueueOptions.builder().retry(false).runAfter(Duration.ofSeconds(5))
  * .build()}. {@link #none()} applies the pool's defaults.
@@ -18,6 +19,9 @@ public final class EnqueueOptions {
   private final Instant runAt;
   private final Duration runAfter;
   private final String idempotencyKey;
+  private final String concurrencyKey;
+  private final int priority;
+  private final Duration attemptTimeout;
 
   private EnqueueOptions(Builder builder) {
     this.retryEnabled = builder.retryEnabled;
@@ -26,6 +30,9 @@ public final class EnqueueOptions {
     this.runAt = builder.runAt;
     this.runAfter = builder.runAfter;
     this.idempotencyKey = builder.idempotencyKey;
+    this.concurrencyKey = builder.concurrencyKey;
+    this.priority = builder.priority;
+    this.attemptTimeout = builder.attemptTimeout;
   }
 
   /** Returns options that leave every setting to the pool and the server. */
@@ -63,6 +70,21 @@ public final class EnqueueOptions {
     return idempotencyKey;
   }
 
+  /** Concurrency key, or {@code null} when the item has none. */
+  public String concurrencyKey() {
+    return concurrencyKey;
+  }
+
+  /** Priority within the pool; 0 unless set. */
+  public int priority() {
+    return priority;
+  }
+
+  /** Maximum run time of one attempt, or {@code null} for the pool's default. */
+  public Duration attemptTimeout() {
+    return attemptTimeout;
+  }
+
   /** Builder of {@link EnqueueOptions}. The retry and the schedule setters replace each other. */
   public static final class Builder {
     private Boolean retryEnabled;
@@ -71,6 +93,9 @@ public final class EnqueueOptions {
     private Instant runAt;
     private Duration runAfter;
     private String idempotencyKey;
+    private String concurrencyKey;
+    private int priority;
+    private Duration attemptTimeout;
 
     private Builder() {}
 
@@ -119,6 +144,39 @@ public final class EnqueueOptions {
     /** Key unique within the pool: a repeated enqueue returns the first item's id. */
     public Builder idempotencyKey(String idempotencyKey) {
       this.idempotencyKey = idempotencyKey;
+      return this;
+    }
+
+    /**
+     * Items of the pool with the same key run at most the pool's {@code maxPerKey} at once. Keys
+     * have 1 to 256 characters; the server checks the length.
+     */
+    public Builder concurrencyKey(String concurrencyKey) {
+      this.concurrencyKey = concurrencyKey;
+      return this;
+    }
+
+    /**
+     * Higher starts first within the pool, from -1,000,000 to 1,000,000 (default 0). Waiting
+     * raises it by one per the pool's {@code priorityAging}. The server checks the range.
+     */
+    public Builder priority(int priority) {
+      this.priority = priority;
+      return this;
+    }
+
+    /**
+     * Maximum run time of one attempt. Past it the server cancels the handler (cause {@link
+     * WorkContext.CancelCause#TIMEOUT}) and ends the attempt as a failure that the retry policy
+     * may retry.
+     */
+    public Builder attemptTimeout(Duration attemptTimeout) {
+      if (attemptTimeout != null && (attemptTimeout.isNegative() || attemptTimeout.isZero())) {
+        throw new IllegalArgumentException(
+            "attemptTimeout is " + attemptTimeout + "; use a positive duration, or null for the"
+                + " pool's default");
+      }
+      this.attemptTimeout = attemptTimeout;
       return this;
     }
 

@@ -8,8 +8,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Details of the attempt that a handler runs, and its cooperative cancel signal.
  *
- * <p>The cancel signal is set when a client cancels the item, when the server reports the lease
- * lost, when the stream that assigned the attempt closes, and when a stopping worker's grace
+ * <p>The cancel signal is set when a client cancels the item, when the attempt runs past its
+ * attempt timeout, when the server reports the lease lost, when the stream that assigned the attempt closes, and when a stopping worker's grace
  * period ends. The handler decides when to stop: after a client's cancel, a handler that still
  * returns reports success; in the other cases its result is dropped.
  */
@@ -23,7 +23,12 @@ public final class WorkContext {
     /** The worker's stream closed, so the server already ended the attempt as "worker lost". */
     STREAM_CLOSED,
     /** The worker is shutting down and its grace period ended. */
-    SHUTDOWN
+    SHUTDOWN,
+    /**
+     * The attempt ran past its attempt timeout. The server already ended it as a failure, retried
+     * per the item's policy, and ignores its result.
+     */
+    TIMEOUT
   }
 
   private final String workId;
@@ -31,15 +36,23 @@ public final class WorkContext {
   private final String pool;
   private final String function;
   private final Instant leaseExpiresAt;
+  private final Instant deadline;
   private final CountDownLatch canceled = new CountDownLatch(1);
   private volatile CancelCause cancelCause;
 
-  WorkContext(String workId, int attempt, String pool, String function, Instant leaseExpiresAt) {
+  WorkContext(
+      String workId,
+      int attempt,
+      String pool,
+      String function,
+      Instant leaseExpiresAt,
+      Instant deadline) {
     this.workId = workId;
     this.attempt = attempt;
     this.pool = pool;
     this.function = function;
     this.leaseExpiresAt = leaseExpiresAt;
+    this.deadline = deadline;
   }
 
   public String workId() {
@@ -62,6 +75,11 @@ public final class WorkContext {
   /** End of the lease at assignment time; heartbeats renew it while the handler runs. */
   public Instant leaseExpiresAt() {
     return leaseExpiresAt;
+  }
+
+  /** Time the server ends the attempt as timed out, or {@code null} without a timeout. */
+  public Instant deadline() {
+    return deadline;
   }
 
   /** Returns whether the handler was asked to stop. */

@@ -15,6 +15,10 @@ import java.time.Instant;
  * @param readyAt earliest start of the next attempt, set while pending
  * @param finishedAt time the item finished, set only when finished
  * @param lastError error of the most recent failed attempt, or {@code null}
+ * @param concurrencyKey concurrency key given at enqueue, or {@code null} when none
+ * @param priority priority given at enqueue, without aging
+ * @param continuations attempts that ended with a {@link Continue}, counted in {@code
+ *     previousAttempts} too
  */
 public record WorkStatus(
     String workId,
@@ -26,4 +30,7 @@ public record WorkStatus(
     Instant enqueuedAt,
     Instant readyAt,
     Instant finishedAt,
-    String lastError) {}
+    String lastError,
+    String concurrencyKey,
+    int priority,
+    int continuations) {}

@@ -107,7 +107,7 @@ public final class Worker implements AutoCloseable {
     this.name = builder.name != null ? builder.name : defaultName();
     this.handlers = Map.copyOf(builder.handlers);
     this.assignmentListener = builder.assignmentListener;
-    this.channel = Channels.open(builder.target);
+    this.channel = Channels.open(builder.target, builder.security);
     this.stub = WorkerServiceGrpc.newStub(channel);
     this.backoff = new Backoff(INITIAL_RECONNECT_DELAY, builder.maxReconnectDelay);
     this.handlerThreads = Executors.newFixedThreadPool(capacity, daemonThreads("workpool-handler"));
@@ -403,7 +403,8 @@ public final class Worker implements AutoCloseable {
             assignment.getAttempt(),
             assignment.getPool(),
             assignment.getFunction(),
-            assignment.hasLeaseExpiresAt() ? Convert.instant(assignment.getLeaseExpiresAt()) : null);
+            assignment.hasLeaseExpiresAt() ? Convert.instant(assignment.getLeaseExpiresAt()) : null,
+            assignment.hasDeadline() ? Convert.instant(assignment.getDeadline()) : null);
     Attempt attempt = new Attempt(current, context);
     if (current.running.containsKey(attempt.key)) {
       logger.severe("Duplicate assignment ignored: " + attempt.key);
@@ -438,6 +439,9 @@ public final class Worker implements AutoCloseable {
       attempt.leaseLost = true;
       logger.warning("Lease lost; the attempt's result will be dropped: " + attempt.key);
       attempt.context.requestCancel(WorkContext.CancelCause.LEASE_LOST);
+    } else if (cancel.getReason() == CancelReason.CANCEL_REASON_TIMEOUT) {
+      logger.info("Attempt timed out; canceling its handler: " + attempt.key);
+      attempt.context.requestCancel(WorkContext.CancelCause.TIMEOUT);
     } else {
       logger.info("Cancel requested: " + attempt.key);
       attempt.context.requestCancel(WorkContext.CancelCause.REQUESTED);
@@ -478,10 +482,14 @@ public final class Worker implements AutoCloseable {
       return Convert.failure(context.workId(), context.attempt(), errorMessage(error), false);
     }
     try {
+      if (value instanceof Continue continuation) {
+        return Convert.continuation(context.workId(), context.attempt(), continuation.args());
+      }
       return Convert.success(context.workId(), context.attempt(), value);
     } catch (IllegalArgumentException error) {
       // The same code returns the same kind of value on every retry.
-      logger.warning("Handler returned a value with no JSON form: " + describe(context));
+      logger.warning(
+          "Handler returned a value or continuation args with no JSON form: " + describe(context));
       return Convert.failure(context.workId(), context.attempt(), errorMessage(error), true);
     }
   }
@@ -655,6 +663,7 @@ public final class Worker implements AutoCloseable {
     private final Map<String, Handler> handlers = new HashMap<>();
     private Duration maxReconnectDelay = Duration.ofSeconds(30);
     private Consumer<WorkContext> assignmentListener;
+    private ChannelSecurity security = ChannelSecurity.plaintext();
 
     private Builder(String target) {
       Convert.requireName(target, "target (a server address such as 127.0.0.1:50051)");
@@ -703,6 +712,12 @@ public final class Worker implements AutoCloseable {
      */
     public Builder assignmentListener(Consumer<WorkContext> listener) {
       this.assignmentListener = listener;
+      return this;
+    }
+
+    /** TLS and bearer token of the worker's channel; the token needs the worker role. */
+    public Builder security(ChannelSecurity security) {
+      this.security = Objects.requireNonNull(security, "security");
       return this;
     }
 

@@ -61,6 +61,16 @@ public final class WorkpoolClient implements AutoCloseable {
     this(Channels.open(target), true, timeout);
   }
 
+  /** Opens a channel to {@code target} with TLS or a token, that close() closes. */
+  public WorkpoolClient(String target, ChannelSecurity security) {
+    this(target, security, DEFAULT_TIMEOUT);
+  }
+
+  /** Opens a channel with TLS or a token; {@code timeout} is the deadline of unary calls. */
+  public WorkpoolClient(String target, ChannelSecurity security, Duration timeout) {
+    this(Channels.open(target, Objects.requireNonNull(security, "security")), true, timeout);
+  }
+
   /** Uses a channel that the caller keeps and closes, such as one with TLS credentials. */
   public WorkpoolClient(Channel channel, Duration timeout) {
     this(channel, false, timeout);

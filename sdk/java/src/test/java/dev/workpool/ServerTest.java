@@ -13,12 +13,14 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -227,6 +229,101 @@ class ServerTest {
     } finally {
       worker.shutdown(Duration.ofSeconds(5));
     }
+  }
+
+  @Test
+  void attemptTimeoutCancelsHandler() throws Exception {
+    String pool = newPool(PoolSettings.none());
+    AtomicReference<WorkContext.CancelCause> cause = new AtomicReference<>();
+    AtomicReference<Instant> deadline = new AtomicReference<>();
+    Worker worker =
+        Worker.builder(target)
+            .pools(pool)
+            .capacity(1)
+            .handler(
+                "wait",
+                (context, args) -> {
+                  deadline.set(context.deadline());
+                  assertTrue(context.awaitCancel(Duration.ofSeconds(10)));
+                  cause.set(context.cancelCause());
+                  throw new IllegalStateException("stopped after timeout");
+                })
+            .build();
+    worker.start();
+    try {
+      EnqueueOptions options =
+          EnqueueOptions.builder().attemptTimeout(Duration.ofMillis(200)).retry(false).build();
+      String workId = client.enqueue(pool, "wait", null, options);
+
+      waitFor(() -> client.status(workId).state() == WorkState.FINISHED, Duration.ofSeconds(10), "finish");
+      waitFor(() -> cause.get() != null, Duration.ofSeconds(10), "the handler to see the cancel");
+      assertEquals(WorkContext.CancelCause.TIMEOUT, cause.get());
+      assertTrue(deadline.get() != null, "the assignment carried no deadline");
+      assertEquals(Result.Kind.FAILURE, client.status(workId).result().kind());
+    } finally {
+      worker.shutdown(Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void continueRunsItemAgain() throws Exception {
+    String pool = newPool(PoolSettings.none());
+    Worker worker =
+        Worker.builder(target)
+            .pools(pool)
+            .capacity(1)
+            .handler(
+                "page",
+                (context, args) -> {
+                  int page = ((Number) ((Map<?, ?>) args).get("page")).intValue();
+                  if (page < 3) {
+                    return new Continue(Map.of("page", page + 1));
+                  }
+                  return Map.of("last_page", page);
+                })
+            .build();
+    worker.start();
+    try {
+      String workId = client.enqueue(pool, "page", Map.of("page", 1));
+
+      waitFor(() -> client.status(workId).state() == WorkState.FINISHED, Duration.ofSeconds(10), "finish");
+      WorkStatus status = client.status(workId);
+      assertEquals(Result.success(Map.of("last_page", 3.0)), status.result());
+      assertEquals(2, status.continuations());
+    } finally {
+      worker.shutdown(Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void schedulingSettingsRoundTrip() {
+    PoolSettings settings =
+        PoolSettings.builder()
+            .maxPerKey(2)
+            .priorityAging(Duration.ofMillis(250))
+            .rateLimit(new RateLimit(50, 5))
+            .defaultAttemptTimeout(Duration.ofSeconds(30))
+            .circuitBreaker(CircuitBreaker.of(0.5))
+            .build();
+    String pool = newPool(settings);
+
+    Pool created = client.getPool(pool);
+    String workId =
+        client.enqueue(
+            pool,
+            "f",
+            null,
+            EnqueueOptions.builder().concurrencyKey("tenant-a").priority(-7).build());
+    WorkStatus status = client.status(workId);
+
+    assertEquals(2, created.maxPerKey());
+    assertEquals(Duration.ofMillis(250), created.priorityAging());
+    assertEquals(new RateLimit(50, 5), created.rateLimit());
+    assertEquals(Duration.ofSeconds(30), created.defaultAttemptTimeout());
+    assertEquals(0.5, created.circuitBreaker().failureRate());
+    assertEquals(CircuitState.CLOSED, created.stats().circuitState());
+    assertEquals("tenant-a", status.concurrencyKey());
+    assertEquals(-7, status.priority());
   }
 
   @Test

@@ -83,7 +83,7 @@ public final class Runner {
     }
     int passed = 0;
     int failed = 0;
-    try (WorkpoolClient client = new WorkpoolClient(server)) {
+    try (WorkpoolClient client = new WorkpoolClient(server, Security.fromEnvironment())) {
       for (Path file : files) {
         @SuppressWarnings("unchecked")
         Map<String, Object> scenario = GSON.fromJson(Files.readString(file), Map.class);
@@ -138,7 +138,7 @@ public final class Runner {
       int count = Integer.parseInt(required(options, "count"));
       switch (role) {
         case "enqueue":
-          try (WorkpoolClient client = new WorkpoolClient(server)) {
+          try (WorkpoolClient client = new WorkpoolClient(server, Security.fromEnvironment())) {
             for (int index = 0; index < count; index++) {
               String workId = client.enqueue(pool, "echo", Map.of("index", index));
               print(Map.of("work_id", workId));
@@ -159,6 +159,7 @@ public final class Runner {
       CountDownLatch done = new CountDownLatch(count);
       Worker worker =
           Worker.builder(server)
+              .security(Security.fromEnvironment())
               .pools(pool)
               .capacity(4)
               .handler(
@@ -177,7 +178,7 @@ public final class Runner {
     private static int watch(String server, String pool, long after, int count)
         throws InterruptedException {
       CountDownLatch done = new CountDownLatch(count);
-      try (WorkpoolClient client = new WorkpoolClient(server)) {
+      try (WorkpoolClient client = new WorkpoolClient(server, Security.fromEnvironment())) {
         WatchOptions options = WatchOptions.builder().pools(pool).afterSequence(after).build();
         try (CompletionSubscription subscription =
             client.watchCompletions(

@@ -2,6 +2,7 @@ package dev.workpool.conformance;
 
 import dev.workpool.Completion;
 import dev.workpool.CompletionSubscription;
+import dev.workpool.Continue;
 import dev.workpool.EnqueueOptions;
 import dev.workpool.FieldViolation;
 import dev.workpool.PoolSettings;
@@ -182,6 +183,7 @@ final class ScenarioRun implements AutoCloseable {
     if (step.get("run_after_ms") != null) {
       options.runAfter(Duration.ofMillis(integer(step.get("run_after_ms"))));
     }
+    applyScheduling(options, step);
     String workId =
         client.enqueue(pool, (String) step.get("function"), step.get("args"), options.build());
     ids.put((String) step.get("key"), workId);
@@ -190,9 +192,12 @@ final class ScenarioRun implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private void enqueueBatch(Map<String, Object> step) {
     List<Object> keys = (List<Object>) step.get("keys");
+    EnqueueOptions.Builder options = EnqueueOptions.builder();
+    applyScheduling(options, step);
+    EnqueueOptions built = options.build();
     List<WorkItem> items = new ArrayList<>();
     for (int index = 0; index < keys.size(); index++) {
-      items.add(WorkItem.of((String) step.get("function"), step.get("args")));
+      items.add(new WorkItem((String) step.get("function"), step.get("args"), built));
     }
     List<String> workIds = client.enqueueBatch(pool, items);
     for (int index = 0; index < keys.size(); index++) {
@@ -204,6 +209,7 @@ final class ScenarioRun implements AutoCloseable {
     // Handler threads start concurrently, so the start order is taken from the assignment order.
     Worker.Builder builder =
         Worker.builder(server)
+            .security(Security.fromEnvironment())
             .pools(pool)
             .capacity(capacity)
             .name(name)
@@ -334,6 +340,15 @@ final class ScenarioRun implements AutoCloseable {
       case "record":
         recordedArgs.add(args);
         return args;
+      case "continue":
+        // Continues with {round: n + 1} until round reaches times.
+        int round = args instanceof Map<?, ?> map && map.get("round") != null
+            ? integer(map.get("round"))
+            : 0;
+        if (round < integer(behaviour.get("times"))) {
+          return new Continue(Map.of("round", round + 1));
+        }
+        return args;
       default:
         throw new IllegalStateException("unknown function type " + type);
     }
@@ -348,6 +363,16 @@ final class ScenarioRun implements AutoCloseable {
     if (step.get("previous_attempts") != null) {
       expectEqual("previous_attempts", integer(step.get("previous_attempts")),
           status.previousAttempts());
+    }
+    if (step.containsKey("concurrency_key")) {
+      expectEqual("concurrency_key", step.get("concurrency_key"),
+          status.concurrencyKey() == null ? "" : status.concurrencyKey());
+    }
+    if (step.get("priority") != null) {
+      expectEqual("priority", integer(step.get("priority")), status.priority());
+    }
+    if (step.get("continuations") != null) {
+      expectEqual("continuations", integer(step.get("continuations")), status.continuations());
     }
     Result result = status.result();
     if (step.get("result") != null) {
@@ -506,11 +531,38 @@ final class ScenarioRun implements AutoCloseable {
     return builder.build();
   }
 
+  /** Applies the concurrency_key, priority and attempt_timeout_ms fields of a step. */
+  private static void applyScheduling(EnqueueOptions.Builder options, Map<String, Object> step) {
+    if (step.get("concurrency_key") != null) {
+      options.concurrencyKey((String) step.get("concurrency_key"));
+    }
+    if (step.get("priority") != null) {
+      options.priority(integer(step.get("priority")));
+    }
+    if (step.get("attempt_timeout_ms") != null) {
+      options.attemptTimeout(Duration.ofMillis(integer(step.get("attempt_timeout_ms"))));
+    }
+  }
+
+  private static final Set<String> POOL_FIELDS =
+      Set.of(
+          "max_parallelism",
+          "retry_by_default",
+          "default_retry",
+          "max_per_key",
+          "priority_aging_ms",
+          "default_attempt_timeout_ms");
+
   @SuppressWarnings("unchecked")
   private static PoolSettings poolSettings(Map<String, Object> settings) {
     PoolSettings.Builder builder = PoolSettings.builder();
     if (settings == null) {
       return builder.build();
+    }
+    for (String field : settings.keySet()) {
+      if (!POOL_FIELDS.contains(field)) {
+        throw new AssertionError("unknown pool field " + field);
+      }
     }
     if (settings.get("max_parallelism") != null) {
       builder.maxParallelism(integer(settings.get("max_parallelism")));
@@ -521,11 +573,15 @@ final class ScenarioRun implements AutoCloseable {
     if (settings.get("default_retry") != null) {
       builder.defaultRetry(retryPolicy((Map<String, Object>) settings.get("default_retry")));
     }
-    if (settings.get("status_ttl_ms") != null) {
-      builder.statusTtl(Duration.ofMillis(integer(settings.get("status_ttl_ms"))));
+    if (settings.get("max_per_key") != null) {
+      builder.maxPerKey(integer(settings.get("max_per_key")));
     }
-    if (settings.get("keep_status_forever") != null) {
-      builder.keepStatusForever((Boolean) settings.get("keep_status_forever"));
+    if (settings.get("priority_aging_ms") != null) {
+      builder.priorityAging(Duration.ofMillis(integer(settings.get("priority_aging_ms"))));
+    }
+    if (settings.get("default_attempt_timeout_ms") != null) {
+      builder.defaultAttemptTimeout(
+          Duration.ofMillis(integer(settings.get("default_attempt_timeout_ms"))));
     }
     return builder.build();
   }

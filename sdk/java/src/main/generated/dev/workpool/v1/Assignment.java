@@ -38,6 +38,18 @@ private static final long serialVersionUID = 0L;
     return dev.workpool.v1.WorkerServiceOuterClass.internal_static_workpool_v1_Assignment_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 8:
+        return internalGetTraceContext();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -320,6 +332,109 @@ private static final long serialVersionUID = 0L;
     return deadline_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deadline_;
   }
 
+  public static final int TRACE_CONTEXT_FIELD_NUMBER = 8;
+  private static final class TraceContextDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.workpool.v1.WorkerServiceOuterClass.internal_static_workpool_v1_Assignment_TraceContextEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> traceContext_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetTraceContext() {
+    if (traceContext_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          TraceContextDefaultEntryHolder.defaultEntry);
+    }
+    return traceContext_;
+  }
+  public int getTraceContextCount() {
+    return internalGetTraceContext().getMap().size();
+  }
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  @java.lang.Override
+  public boolean containsTraceContext(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    return internalGetTraceContext().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getTraceContextMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getTraceContext() {
+    return getTraceContextMap();
+  }
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getTraceContextMap() {
+    return internalGetTraceContext().getMap();
+  }
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getTraceContextOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetTraceContext().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  @java.lang.Override
+  public java.lang.String getTraceContextOrThrow(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetTraceContext().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -355,6 +470,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000004) != 0)) {
       output.writeMessage(7, getDeadline());
     }
+    com.google.protobuf.GeneratedMessageV3
+      .serializeStringMapTo(
+        output,
+        internalGetTraceContext(),
+        TraceContextDefaultEntryHolder.defaultEntry,
+        8);
     getUnknownFields().writeTo(output);
   }
 
@@ -388,6 +509,16 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000004) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(7, getDeadline());
+    }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetTraceContext().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      traceContext__ = TraceContextDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .build();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(8, traceContext__);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -427,6 +558,8 @@ private static final long serialVersionUID = 0L;
       if (!getDeadline()
           .equals(other.getDeadline())) return false;
     }
+    if (!internalGetTraceContext().equals(
+        other.internalGetTraceContext())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -457,6 +590,10 @@ private static final long serialVersionUID = 0L;
     if (hasDeadline()) {
       hash = (37 * hash) + DEADLINE_FIELD_NUMBER;
       hash = (53 * hash) + getDeadline().hashCode();
+    }
+    if (!internalGetTraceContext().getMap().isEmpty()) {
+      hash = (37 * hash) + TRACE_CONTEXT_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetTraceContext().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -571,6 +708,28 @@ private static final long serialVersionUID = 0L;
       return dev.workpool.v1.WorkerServiceOuterClass.internal_static_workpool_v1_Assignment_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetTraceContext();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetMutableTraceContext();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -620,6 +779,7 @@ private static final long serialVersionUID = 0L;
         deadlineBuilder_.dispose();
         deadlineBuilder_ = null;
       }
+      internalGetMutableTraceContext().clear();
       return this;
     }
 
@@ -683,6 +843,10 @@ private static final long serialVersionUID = 0L;
             ? deadline_
             : deadlineBuilder_.build();
         to_bitField0_ |= 0x00000004;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.traceContext_ = internalGetTraceContext();
+        result.traceContext_.makeImmutable();
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -758,6 +922,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasDeadline()) {
         mergeDeadline(other.getDeadline());
       }
+      internalGetMutableTraceContext().mergeFrom(
+          other.internalGetTraceContext());
+      bitField0_ |= 0x00000080;
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -825,6 +992,15 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000040;
               break;
             } // case 58
+            case 66: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              traceContext__ = input.readMessage(
+                  TraceContextDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableTraceContext().getMutableMap().put(
+                  traceContext__.getKey(), traceContext__.getValue());
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1640,6 +1816,175 @@ private static final long serialVersionUID = 0L;
         deadline_ = null;
       }
       return deadlineBuilder_;
+    }
+
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> traceContext_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetTraceContext() {
+      if (traceContext_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            TraceContextDefaultEntryHolder.defaultEntry);
+      }
+      return traceContext_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableTraceContext() {
+      if (traceContext_ == null) {
+        traceContext_ = com.google.protobuf.MapField.newMapField(
+            TraceContextDefaultEntryHolder.defaultEntry);
+      }
+      if (!traceContext_.isMutable()) {
+        traceContext_ = traceContext_.copy();
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return traceContext_;
+    }
+    public int getTraceContextCount() {
+      return internalGetTraceContext().getMap().size();
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    @java.lang.Override
+    public boolean containsTraceContext(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      return internalGetTraceContext().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getTraceContextMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getTraceContext() {
+      return getTraceContextMap();
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getTraceContextMap() {
+      return internalGetTraceContext().getMap();
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getTraceContextOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetTraceContext().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    @java.lang.Override
+    public java.lang.String getTraceContextOrThrow(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetTraceContext().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearTraceContext() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      internalGetMutableTraceContext().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    public Builder removeTraceContext(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      internalGetMutableTraceContext().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableTraceContext() {
+      bitField0_ |= 0x00000080;
+      return internalGetMutableTraceContext().getMutableMap();
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    public Builder putTraceContext(
+        java.lang.String key,
+        java.lang.String value) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      if (value == null) { throw new NullPointerException("map value"); }
+      internalGetMutableTraceContext().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00000080;
+      return this;
+    }
+    /**
+     * <pre>
+     * W3C trace context of the attempt's dispatch (keys "traceparent" and
+     * "tracestate"), empty unless the item arrived with a trace context and the
+     * server traces. A worker that traces makes its span a child of it.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+     */
+    public Builder putAllTraceContext(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableTraceContext().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00000080;
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

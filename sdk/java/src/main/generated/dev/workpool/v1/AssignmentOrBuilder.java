@@ -161,4 +161,68 @@ public interface AssignmentOrBuilder extends
    * <code>.google.protobuf.Timestamp deadline = 7 [json_name = "deadline"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getDeadlineOrBuilder();
+
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  int getTraceContextCount();
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  boolean containsTraceContext(
+      java.lang.String key);
+  /**
+   * Use {@link #getTraceContextMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getTraceContext();
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getTraceContextMap();
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  /* nullable */
+java.lang.String getTraceContextOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * W3C trace context of the attempt's dispatch (keys "traceparent" and
+   * "tracestate"), empty unless the item arrived with a trace context and the
+   * server traces. A worker that traces makes its span a child of it.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 8 [json_name = "traceContext"];</code>
+   */
+  java.lang.String getTraceContextOrThrow(
+      java.lang.String key);
 }

@@ -142,7 +142,7 @@ public enum CircuitState
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.workpool.v1.Types.getDescriptor().getEnumTypes().get(1);
+    return dev.workpool.v1.Types.getDescriptor().getEnumTypes().get(2);
   }
 
   private static final CircuitState[] VALUES = values();

@@ -91,6 +91,21 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int INCLUDE_ATTEMPTS_FIELD_NUMBER = 2;
+  private boolean includeAttempts_ = false;
+  /**
+   * <pre>
+   * Also return the item's attempt history in WorkStatus.attempts.
+   * </pre>
+   *
+   * <code>bool include_attempts = 2 [json_name = "includeAttempts"];</code>
+   * @return The includeAttempts.
+   */
+  @java.lang.Override
+  public boolean getIncludeAttempts() {
+    return includeAttempts_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -108,6 +123,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(workId_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 1, workId_);
     }
+    if (includeAttempts_ != false) {
+      output.writeBool(2, includeAttempts_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -119,6 +137,10 @@ private static final long serialVersionUID = 0L;
     size = 0;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(workId_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(1, workId_);
+    }
+    if (includeAttempts_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(2, includeAttempts_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -137,6 +159,8 @@ private static final long serialVersionUID = 0L;
 
     if (!getWorkId()
         .equals(other.getWorkId())) return false;
+    if (getIncludeAttempts()
+        != other.getIncludeAttempts()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -150,6 +174,9 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + WORK_ID_FIELD_NUMBER;
     hash = (53 * hash) + getWorkId().hashCode();
+    hash = (37 * hash) + INCLUDE_ATTEMPTS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getIncludeAttempts());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -286,6 +313,7 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       workId_ = "";
+      includeAttempts_ = false;
       return this;
     }
 
@@ -321,6 +349,9 @@ private static final long serialVersionUID = 0L;
       int from_bitField0_ = bitField0_;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.workId_ = workId_;
+      }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.includeAttempts_ = includeAttempts_;
       }
     }
 
@@ -373,6 +404,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000001;
         onChanged();
       }
+      if (other.getIncludeAttempts() != false) {
+        setIncludeAttempts(other.getIncludeAttempts());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -404,6 +438,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 16: {
+              includeAttempts_ = input.readBool();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -509,6 +548,50 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       workId_ = value;
       bitField0_ |= 0x00000001;
+      onChanged();
+      return this;
+    }
+
+    private boolean includeAttempts_ ;
+    /**
+     * <pre>
+     * Also return the item's attempt history in WorkStatus.attempts.
+     * </pre>
+     *
+     * <code>bool include_attempts = 2 [json_name = "includeAttempts"];</code>
+     * @return The includeAttempts.
+     */
+    @java.lang.Override
+    public boolean getIncludeAttempts() {
+      return includeAttempts_;
+    }
+    /**
+     * <pre>
+     * Also return the item's attempt history in WorkStatus.attempts.
+     * </pre>
+     *
+     * <code>bool include_attempts = 2 [json_name = "includeAttempts"];</code>
+     * @param value The includeAttempts to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIncludeAttempts(boolean value) {
+
+      includeAttempts_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Also return the item's attempt history in WorkStatus.attempts.
+     * </pre>
+     *
+     * <code>bool include_attempts = 2 [json_name = "includeAttempts"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearIncludeAttempts() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      includeAttempts_ = false;
       onChanged();
       return this;
     }

@@ -27,4 +27,14 @@ public interface StatusRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getWorkIdBytes();
+
+  /**
+   * <pre>
+   * Also return the item's attempt history in WorkStatus.attempts.
+   * </pre>
+   *
+   * <code>bool include_attempts = 2 [json_name = "includeAttempts"];</code>
+   * @return The includeAttempts.
+   */
+  boolean getIncludeAttempts();
 }

@@ -56,6 +56,11 @@ public final class Types {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_workpool_v1_WorkStatus_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_workpool_v1_AttemptRecord_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_workpool_v1_AttemptRecord_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_workpool_v1_Completion_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -122,7 +127,7 @@ public final class Types {
       "rkpool.v1.SuccessH\000R\007success\0220\n\007failure\030" +
       "\002 \001(\0132\024.workpool.v1.FailureH\000R\007failure\0223" +
       "\n\010canceled\030\003 \001(\0132\025.workpool.v1.CanceledH" +
-      "\000R\010canceledB\t\n\007outcome\"\230\004\n\nWorkStatus\022\027\n" +
+      "\000R\010canceledB\t\n\007outcome\"\320\004\n\nWorkStatus\022\027\n" +
       "\007work_id\030\001 \001(\tR\006workId\022,\n\005state\030\002 \001(\0162\026." +
       "workpool.v1.WorkStateR\005state\022+\n\021previous" +
       "_attempts\030\003 \001(\005R\020previousAttempts\022+\n\006res" +
@@ -136,54 +141,69 @@ public final class Types {
       "\001(\tR\tlastError\022\'\n\017concurrency_key\030\013 \001(\tR" +
       "\016concurrencyKey\022\032\n\010priority\030\014 \001(\005R\010prior" +
       "ity\022$\n\rcontinuations\030\r \001(\005R\rcontinuation" +
-      "s\"\317\002\n\nCompletion\022\032\n\010sequence\030\001 \001(\003R\010sequ" +
-      "ence\022\027\n\007work_id\030\002 \001(\tR\006workId\022\022\n\004pool\030\003 " +
-      "\001(\tR\004pool\022\032\n\010function\030\004 \001(\tR\010function\022+\n" +
-      "\006result\030\005 \001(\0132\023.workpool.v1.ResultR\006resu" +
-      "lt\0220\n\007context\030\006 \001(\0132\026.google.protobuf.Va" +
-      "lueR\007context\022\032\n\010attempts\030\007 \001(\005R\010attempts" +
-      "\022;\n\013finished_at\030\010 \001(\0132\032.google.protobuf." +
-      "TimestampR\nfinishedAt\022$\n\rcontinuations\030\t" +
-      " \001(\005R\rcontinuations\"\216\005\n\004Pool\022\022\n\004name\030\001 \001" +
-      "(\tR\004name\022,\n\017max_parallelism\030\002 \001(\005H\000R\016max" +
-      "Parallelism\210\001\001\022(\n\020retry_by_default\030\003 \001(\010" +
-      "R\016retryByDefault\022=\n\rdefault_retry\030\004 \001(\0132" +
-      "\030.workpool.v1.RetryPolicyR\014defaultRetry\022" +
-      "8\n\nstatus_ttl\030\005 \001(\0132\031.google.protobuf.Du" +
-      "rationR\tstatusTtl\022.\n\023keep_status_forever" +
-      "\030\006 \001(\010R\021keepStatusForever\022#\n\013max_per_key" +
-      "\030\007 \001(\005H\001R\tmaxPerKey\210\001\001\022@\n\016priority_aging" +
-      "\030\010 \001(\0132\031.google.protobuf.DurationR\rprior" +
-      "ityAging\0225\n\nrate_limit\030\t \001(\0132\026.workpool." +
-      "v1.RateLimitR\trateLimit\022Q\n\027default_attem" +
-      "pt_timeout\030\n \001(\0132\031.google.protobuf.Durat" +
-      "ionR\025defaultAttemptTimeout\022D\n\017circuit_br" +
-      "eaker\030\013 \001(\0132\033.workpool.v1.CircuitBreaker" +
-      "R\016circuitBreaker\022\026\n\006parent\030\014 \001(\tR\006parent" +
-      "B\022\n\020_max_parallelismB\016\n\014_max_per_key\"@\n\t" +
-      "RateLimit\022\035\n\nper_second\030\001 \001(\001R\tperSecond" +
-      "\022\024\n\005burst\030\002 \001(\005R\005burst\"\301\001\n\016CircuitBreake" +
-      "r\022!\n\014failure_rate\030\001 \001(\001R\013failureRate\0221\n\006" +
-      "window\030\002 \001(\0132\031.google.protobuf.DurationR" +
-      "\006window\022!\n\014min_attempts\030\003 \001(\005R\013minAttemp" +
-      "ts\0226\n\tcool_down\030\004 \001(\0132\031.google.protobuf." +
-      "DurationR\010coolDown\"\206\002\n\tPoolStats\022#\n\rpend" +
-      "ing_count\030\001 \001(\003R\014pendingCount\022#\n\rrunning" +
-      "_count\030\002 \001(\003R\014runningCount\022>\n\rcircuit_st" +
-      "ate\030\003 \001(\0162\031.workpool.v1.CircuitStateR\014ci" +
-      "rcuitState\022H\n\022circuit_open_until\030\004 \001(\0132\032" +
-      ".google.protobuf.TimestampR\020circuitOpenU" +
-      "ntil\022%\n\016borrowed_count\030\005 \001(\003R\rborrowedCo" +
-      "unt*\212\001\n\tWorkState\022\032\n\026WORK_STATE_UNSPECIF" +
-      "IED\020\000\022\026\n\022WORK_STATE_PENDING\020\001\022\026\n\022WORK_ST" +
-      "ATE_RUNNING\020\002\022\027\n\023WORK_STATE_FINISHED\020\003\022\030" +
-      "\n\024WORK_STATE_NOT_FOUND\020\004*|\n\014CircuitState" +
-      "\022\035\n\031CIRCUIT_STATE_UNSPECIFIED\020\000\022\030\n\024CIRCU" +
-      "IT_STATE_CLOSED\020\001\022\026\n\022CIRCUIT_STATE_OPEN\020" +
-      "\002\022\033\n\027CIRCUIT_STATE_HALF_OPEN\020\003BS\n\017dev.wo" +
-      "rkpool.v1P\001Z>github.com/workpool/workpoo" +
-      "l/sdk/go/gen/workpool/v1;workpoolv1b\006pro" +
-      "to3"
+      "s\0226\n\010attempts\030\016 \003(\0132\032.workpool.v1.Attemp" +
+      "tRecordR\010attempts\"\246\002\n\rAttemptRecord\022\030\n\007a" +
+      "ttempt\030\001 \001(\005R\007attempt\022\033\n\tworker_id\030\002 \001(\t" +
+      "R\010workerId\022\037\n\013worker_name\030\003 \001(\tR\nworkerN" +
+      "ame\0229\n\nstarted_at\030\004 \001(\0132\032.google.protobu" +
+      "f.TimestampR\tstartedAt\0225\n\010ended_at\030\005 \001(\013" +
+      "2\032.google.protobuf.TimestampR\007endedAt\0225\n" +
+      "\007outcome\030\006 \001(\0162\033.workpool.v1.AttemptOutc" +
+      "omeR\007outcome\022\024\n\005error\030\007 \001(\tR\005error\"\317\002\n\nC" +
+      "ompletion\022\032\n\010sequence\030\001 \001(\003R\010sequence\022\027\n" +
+      "\007work_id\030\002 \001(\tR\006workId\022\022\n\004pool\030\003 \001(\tR\004po" +
+      "ol\022\032\n\010function\030\004 \001(\tR\010function\022+\n\006result" +
+      "\030\005 \001(\0132\023.workpool.v1.ResultR\006result\0220\n\007c" +
+      "ontext\030\006 \001(\0132\026.google.protobuf.ValueR\007co" +
+      "ntext\022\032\n\010attempts\030\007 \001(\005R\010attempts\022;\n\013fin" +
+      "ished_at\030\010 \001(\0132\032.google.protobuf.Timesta" +
+      "mpR\nfinishedAt\022$\n\rcontinuations\030\t \001(\005R\rc" +
+      "ontinuations\"\216\005\n\004Pool\022\022\n\004name\030\001 \001(\tR\004nam" +
+      "e\022,\n\017max_parallelism\030\002 \001(\005H\000R\016maxParalle" +
+      "lism\210\001\001\022(\n\020retry_by_default\030\003 \001(\010R\016retry" +
+      "ByDefault\022=\n\rdefault_retry\030\004 \001(\0132\030.workp" +
+      "ool.v1.RetryPolicyR\014defaultRetry\0228\n\nstat" +
+      "us_ttl\030\005 \001(\0132\031.google.protobuf.DurationR" +
+      "\tstatusTtl\022.\n\023keep_status_forever\030\006 \001(\010R" +
+      "\021keepStatusForever\022#\n\013max_per_key\030\007 \001(\005H" +
+      "\001R\tmaxPerKey\210\001\001\022@\n\016priority_aging\030\010 \001(\0132" +
+      "\031.google.protobuf.DurationR\rpriorityAgin" +
+      "g\0225\n\nrate_limit\030\t \001(\0132\026.workpool.v1.Rate" +
+      "LimitR\trateLimit\022Q\n\027default_attempt_time" +
+      "out\030\n \001(\0132\031.google.protobuf.DurationR\025de" +
+      "faultAttemptTimeout\022D\n\017circuit_breaker\030\013" +
+      " \001(\0132\033.workpool.v1.CircuitBreakerR\016circu" +
+      "itBreaker\022\026\n\006parent\030\014 \001(\tR\006parentB\022\n\020_ma" +
+      "x_parallelismB\016\n\014_max_per_key\"@\n\tRateLim" +
+      "it\022\035\n\nper_second\030\001 \001(\001R\tperSecond\022\024\n\005bur" +
+      "st\030\002 \001(\005R\005burst\"\301\001\n\016CircuitBreaker\022!\n\014fa" +
+      "ilure_rate\030\001 \001(\001R\013failureRate\0221\n\006window\030" +
+      "\002 \001(\0132\031.google.protobuf.DurationR\006window" +
+      "\022!\n\014min_attempts\030\003 \001(\005R\013minAttempts\0226\n\tc" +
+      "ool_down\030\004 \001(\0132\031.google.protobuf.Duratio" +
+      "nR\010coolDown\"\206\002\n\tPoolStats\022#\n\rpending_cou" +
+      "nt\030\001 \001(\003R\014pendingCount\022#\n\rrunning_count\030" +
+      "\002 \001(\003R\014runningCount\022>\n\rcircuit_state\030\003 \001" +
+      "(\0162\031.workpool.v1.CircuitStateR\014circuitSt" +
+      "ate\022H\n\022circuit_open_until\030\004 \001(\0132\032.google" +
+      ".protobuf.TimestampR\020circuitOpenUntil\022%\n" +
+      "\016borrowed_count\030\005 \001(\003R\rborrowedCount*\212\001\n" +
+      "\tWorkState\022\032\n\026WORK_STATE_UNSPECIFIED\020\000\022\026" +
+      "\n\022WORK_STATE_PENDING\020\001\022\026\n\022WORK_STATE_RUN" +
+      "NING\020\002\022\027\n\023WORK_STATE_FINISHED\020\003\022\030\n\024WORK_" +
+      "STATE_NOT_FOUND\020\004*\213\002\n\016AttemptOutcome\022\037\n\033" +
+      "ATTEMPT_OUTCOME_UNSPECIFIED\020\000\022\033\n\027ATTEMPT" +
+      "_OUTCOME_SUCCESS\020\001\022\033\n\027ATTEMPT_OUTCOME_FA" +
+      "ILURE\020\002\022!\n\035ATTEMPT_OUTCOME_LEASE_EXPIRED" +
+      "\020\003\022\037\n\033ATTEMPT_OUTCOME_WORKER_LOST\020\004\022\034\n\030A" +
+      "TTEMPT_OUTCOME_CANCELED\020\005\022\035\n\031ATTEMPT_OUT" +
+      "COME_CONTINUED\020\006\022\035\n\031ATTEMPT_OUTCOME_TIME" +
+      "D_OUT\020\007*|\n\014CircuitState\022\035\n\031CIRCUIT_STATE" +
+      "_UNSPECIFIED\020\000\022\030\n\024CIRCUIT_STATE_CLOSED\020\001" +
+      "\022\026\n\022CIRCUIT_STATE_OPEN\020\002\022\033\n\027CIRCUIT_STAT" +
+      "E_HALF_OPEN\020\003BS\n\017dev.workpool.v1P\001Z>gith" +
+      "ub.com/workpool/workpool/sdk/go/gen/work" +
+      "pool/v1;workpoolv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -239,33 +259,39 @@ public final class Types {
     internal_static_workpool_v1_WorkStatus_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_WorkStatus_descriptor,
-        new java.lang.String[] { "WorkId", "State", "PreviousAttempts", "Result", "Pool", "Function", "EnqueuedAt", "ReadyAt", "FinishedAt", "LastError", "ConcurrencyKey", "Priority", "Continuations", });
-    internal_static_workpool_v1_Completion_descriptor =
+        new java.lang.String[] { "WorkId", "State", "PreviousAttempts", "Result", "Pool", "Function", "EnqueuedAt", "ReadyAt", "FinishedAt", "LastError", "ConcurrencyKey", "Priority", "Continuations", "Attempts", });
+    internal_static_workpool_v1_AttemptRecord_descriptor =
       getDescriptor().getMessageTypes().get(8);
+    internal_static_workpool_v1_AttemptRecord_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_workpool_v1_AttemptRecord_descriptor,
+        new java.lang.String[] { "Attempt", "WorkerId", "WorkerName", "StartedAt", "EndedAt", "Outcome", "Error", });
+    internal_static_workpool_v1_Completion_descriptor =
+      getDescriptor().getMessageTypes().get(9);
     internal_static_workpool_v1_Completion_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_Completion_descriptor,
         new java.lang.String[] { "Sequence", "WorkId", "Pool", "Function", "Result", "Context", "Attempts", "FinishedAt", "Continuations", });
     internal_static_workpool_v1_Pool_descriptor =
-      getDescriptor().getMessageTypes().get(9);
+      getDescriptor().getMessageTypes().get(10);
     internal_static_workpool_v1_Pool_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_Pool_descriptor,
         new java.lang.String[] { "Name", "MaxParallelism", "RetryByDefault", "DefaultRetry", "StatusTtl", "KeepStatusForever", "MaxPerKey", "PriorityAging", "RateLimit", "DefaultAttemptTimeout", "CircuitBreaker", "Parent", });
     internal_static_workpool_v1_RateLimit_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_workpool_v1_RateLimit_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_RateLimit_descriptor,
         new java.lang.String[] { "PerSecond", "Burst", });
     internal_static_workpool_v1_CircuitBreaker_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_workpool_v1_CircuitBreaker_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_CircuitBreaker_descriptor,
         new java.lang.String[] { "FailureRate", "Window", "MinAttempts", "CoolDown", });
     internal_static_workpool_v1_PoolStats_descriptor =
-      getDescriptor().getMessageTypes().get(12);
+      getDescriptor().getMessageTypes().get(13);
     internal_static_workpool_v1_PoolStats_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_PoolStats_descriptor,

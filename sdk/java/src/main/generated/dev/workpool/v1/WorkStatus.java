@@ -27,6 +27,7 @@ private static final long serialVersionUID = 0L;
     function_ = "";
     lastError_ = "";
     concurrencyKey_ = "";
+    attempts_ = java.util.Collections.emptyList();
   }
 
   @java.lang.Override
@@ -509,6 +510,72 @@ private static final long serialVersionUID = 0L;
     return continuations_;
   }
 
+  public static final int ATTEMPTS_FIELD_NUMBER = 14;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.workpool.v1.AttemptRecord> attempts_;
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.workpool.v1.AttemptRecord> getAttemptsList() {
+    return attempts_;
+  }
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.workpool.v1.AttemptRecordOrBuilder> 
+      getAttemptsOrBuilderList() {
+    return attempts_;
+  }
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  @java.lang.Override
+  public int getAttemptsCount() {
+    return attempts_.size();
+  }
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  @java.lang.Override
+  public dev.workpool.v1.AttemptRecord getAttempts(int index) {
+    return attempts_.get(index);
+  }
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  @java.lang.Override
+  public dev.workpool.v1.AttemptRecordOrBuilder getAttemptsOrBuilder(
+      int index) {
+    return attempts_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -561,6 +628,9 @@ private static final long serialVersionUID = 0L;
     }
     if (continuations_ != 0) {
       output.writeInt32(13, continuations_);
+    }
+    for (int i = 0; i < attempts_.size(); i++) {
+      output.writeMessage(14, attempts_.get(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -618,6 +688,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(13, continuations_);
     }
+    for (int i = 0; i < attempts_.size(); i++) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(14, attempts_.get(i));
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -670,6 +744,8 @@ private static final long serialVersionUID = 0L;
         != other.getPriority()) return false;
     if (getContinuations()
         != other.getContinuations()) return false;
+    if (!getAttemptsList()
+        .equals(other.getAttemptsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -715,6 +791,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getPriority();
     hash = (37 * hash) + CONTINUATIONS_FIELD_NUMBER;
     hash = (53 * hash) + getContinuations();
+    if (getAttemptsCount() > 0) {
+      hash = (37 * hash) + ATTEMPTS_FIELD_NUMBER;
+      hash = (53 * hash) + getAttemptsList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -853,6 +933,7 @@ private static final long serialVersionUID = 0L;
         getEnqueuedAtFieldBuilder();
         getReadyAtFieldBuilder();
         getFinishedAtFieldBuilder();
+        getAttemptsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -888,6 +969,13 @@ private static final long serialVersionUID = 0L;
       concurrencyKey_ = "";
       priority_ = 0;
       continuations_ = 0;
+      if (attemptsBuilder_ == null) {
+        attempts_ = java.util.Collections.emptyList();
+      } else {
+        attempts_ = null;
+        attemptsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00002000);
       return this;
     }
 
@@ -914,9 +1002,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.workpool.v1.WorkStatus buildPartial() {
       dev.workpool.v1.WorkStatus result = new dev.workpool.v1.WorkStatus(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.workpool.v1.WorkStatus result) {
+      if (attemptsBuilder_ == null) {
+        if (((bitField0_ & 0x00002000) != 0)) {
+          attempts_ = java.util.Collections.unmodifiableList(attempts_);
+          bitField0_ = (bitField0_ & ~0x00002000);
+        }
+        result.attempts_ = attempts_;
+      } else {
+        result.attempts_ = attemptsBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.workpool.v1.WorkStatus result) {
@@ -1069,6 +1170,32 @@ private static final long serialVersionUID = 0L;
       if (other.getContinuations() != 0) {
         setContinuations(other.getContinuations());
       }
+      if (attemptsBuilder_ == null) {
+        if (!other.attempts_.isEmpty()) {
+          if (attempts_.isEmpty()) {
+            attempts_ = other.attempts_;
+            bitField0_ = (bitField0_ & ~0x00002000);
+          } else {
+            ensureAttemptsIsMutable();
+            attempts_.addAll(other.attempts_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.attempts_.isEmpty()) {
+          if (attemptsBuilder_.isEmpty()) {
+            attemptsBuilder_.dispose();
+            attemptsBuilder_ = null;
+            attempts_ = other.attempts_;
+            bitField0_ = (bitField0_ & ~0x00002000);
+            attemptsBuilder_ = 
+              com.google.protobuf.GeneratedMessageV3.alwaysUseFieldBuilders ?
+                 getAttemptsFieldBuilder() : null;
+          } else {
+            attemptsBuilder_.addAllMessages(other.attempts_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1168,6 +1295,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00001000;
               break;
             } // case 104
+            case 114: {
+              dev.workpool.v1.AttemptRecord m =
+                  input.readMessage(
+                      dev.workpool.v1.AttemptRecord.parser(),
+                      extensionRegistry);
+              if (attemptsBuilder_ == null) {
+                ensureAttemptsIsMutable();
+                attempts_.add(m);
+              } else {
+                attemptsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 114
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2479,6 +2619,336 @@ private static final long serialVersionUID = 0L;
       continuations_ = 0;
       onChanged();
       return this;
+    }
+
+    private java.util.List<dev.workpool.v1.AttemptRecord> attempts_ =
+      java.util.Collections.emptyList();
+    private void ensureAttemptsIsMutable() {
+      if (!((bitField0_ & 0x00002000) != 0)) {
+        attempts_ = new java.util.ArrayList<dev.workpool.v1.AttemptRecord>(attempts_);
+        bitField0_ |= 0x00002000;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilderV3<
+        dev.workpool.v1.AttemptRecord, dev.workpool.v1.AttemptRecord.Builder, dev.workpool.v1.AttemptRecordOrBuilder> attemptsBuilder_;
+
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public java.util.List<dev.workpool.v1.AttemptRecord> getAttemptsList() {
+      if (attemptsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(attempts_);
+      } else {
+        return attemptsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public int getAttemptsCount() {
+      if (attemptsBuilder_ == null) {
+        return attempts_.size();
+      } else {
+        return attemptsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public dev.workpool.v1.AttemptRecord getAttempts(int index) {
+      if (attemptsBuilder_ == null) {
+        return attempts_.get(index);
+      } else {
+        return attemptsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder setAttempts(
+        int index, dev.workpool.v1.AttemptRecord value) {
+      if (attemptsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureAttemptsIsMutable();
+        attempts_.set(index, value);
+        onChanged();
+      } else {
+        attemptsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder setAttempts(
+        int index, dev.workpool.v1.AttemptRecord.Builder builderForValue) {
+      if (attemptsBuilder_ == null) {
+        ensureAttemptsIsMutable();
+        attempts_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        attemptsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder addAttempts(dev.workpool.v1.AttemptRecord value) {
+      if (attemptsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureAttemptsIsMutable();
+        attempts_.add(value);
+        onChanged();
+      } else {
+        attemptsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder addAttempts(
+        int index, dev.workpool.v1.AttemptRecord value) {
+      if (attemptsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureAttemptsIsMutable();
+        attempts_.add(index, value);
+        onChanged();
+      } else {
+        attemptsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder addAttempts(
+        dev.workpool.v1.AttemptRecord.Builder builderForValue) {
+      if (attemptsBuilder_ == null) {
+        ensureAttemptsIsMutable();
+        attempts_.add(builderForValue.build());
+        onChanged();
+      } else {
+        attemptsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder addAttempts(
+        int index, dev.workpool.v1.AttemptRecord.Builder builderForValue) {
+      if (attemptsBuilder_ == null) {
+        ensureAttemptsIsMutable();
+        attempts_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        attemptsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder addAllAttempts(
+        java.lang.Iterable<? extends dev.workpool.v1.AttemptRecord> values) {
+      if (attemptsBuilder_ == null) {
+        ensureAttemptsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, attempts_);
+        onChanged();
+      } else {
+        attemptsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder clearAttempts() {
+      if (attemptsBuilder_ == null) {
+        attempts_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00002000);
+        onChanged();
+      } else {
+        attemptsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public Builder removeAttempts(int index) {
+      if (attemptsBuilder_ == null) {
+        ensureAttemptsIsMutable();
+        attempts_.remove(index);
+        onChanged();
+      } else {
+        attemptsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public dev.workpool.v1.AttemptRecord.Builder getAttemptsBuilder(
+        int index) {
+      return getAttemptsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public dev.workpool.v1.AttemptRecordOrBuilder getAttemptsOrBuilder(
+        int index) {
+      if (attemptsBuilder_ == null) {
+        return attempts_.get(index);  } else {
+        return attemptsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public java.util.List<? extends dev.workpool.v1.AttemptRecordOrBuilder> 
+         getAttemptsOrBuilderList() {
+      if (attemptsBuilder_ != null) {
+        return attemptsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(attempts_);
+      }
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public dev.workpool.v1.AttemptRecord.Builder addAttemptsBuilder() {
+      return getAttemptsFieldBuilder().addBuilder(
+          dev.workpool.v1.AttemptRecord.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public dev.workpool.v1.AttemptRecord.Builder addAttemptsBuilder(
+        int index) {
+      return getAttemptsFieldBuilder().addBuilder(
+          index, dev.workpool.v1.AttemptRecord.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Attempt history, oldest first, including a running attempt. Set only
+     * when StatusRequest.include_attempts is true.
+     * </pre>
+     *
+     * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+     */
+    public java.util.List<dev.workpool.v1.AttemptRecord.Builder> 
+         getAttemptsBuilderList() {
+      return getAttemptsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilderV3<
+        dev.workpool.v1.AttemptRecord, dev.workpool.v1.AttemptRecord.Builder, dev.workpool.v1.AttemptRecordOrBuilder> 
+        getAttemptsFieldBuilder() {
+      if (attemptsBuilder_ == null) {
+        attemptsBuilder_ = new com.google.protobuf.RepeatedFieldBuilderV3<
+            dev.workpool.v1.AttemptRecord, dev.workpool.v1.AttemptRecord.Builder, dev.workpool.v1.AttemptRecordOrBuilder>(
+                attempts_,
+                ((bitField0_ & 0x00002000) != 0),
+                getParentForChildren(),
+                isClean());
+        attempts_ = null;
+      }
+      return attemptsBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -265,4 +265,53 @@ public interface WorkStatusOrBuilder extends
    * @return The continuations.
    */
   int getContinuations();
+
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  java.util.List<dev.workpool.v1.AttemptRecord> 
+      getAttemptsList();
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  dev.workpool.v1.AttemptRecord getAttempts(int index);
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  int getAttemptsCount();
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  java.util.List<? extends dev.workpool.v1.AttemptRecordOrBuilder> 
+      getAttemptsOrBuilderList();
+  /**
+   * <pre>
+   * Attempt history, oldest first, including a running attempt. Set only
+   * when StatusRequest.include_attempts is true.
+   * </pre>
+   *
+   * <code>repeated .workpool.v1.AttemptRecord attempts = 14 [json_name = "attempts"];</code>
+   */
+  dev.workpool.v1.AttemptRecordOrBuilder getAttemptsOrBuilder(
+      int index);
 }

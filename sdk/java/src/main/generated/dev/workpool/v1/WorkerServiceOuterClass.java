@@ -71,6 +71,11 @@ public final class WorkerServiceOuterClass {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_workpool_v1_Assignment_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_workpool_v1_Assignment_TraceContextEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_workpool_v1_Assignment_TraceContextEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_workpool_v1_CancelAttempt_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -124,7 +129,7 @@ public final class WorkerServiceOuterClass {
       "d\030\001 \001(\tR\010workerId\022@\n\016lease_duration\030\002 \001(" +
       "\0132\031.google.protobuf.DurationR\rleaseDurat" +
       "ion\022H\n\022heartbeat_interval\030\003 \001(\0132\031.google" +
-      ".protobuf.DurationR\021heartbeatInterval\"\231\002" +
+      ".protobuf.DurationR\021heartbeatInterval\"\252\003" +
       "\n\nAssignment\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030\n" +
       "\007attempt\030\002 \001(\005R\007attempt\022\032\n\010function\030\003 \001(" +
       "\tR\010function\022*\n\004args\030\004 \001(\0132\026.google.proto" +
@@ -132,20 +137,23 @@ public final class WorkerServiceOuterClass {
       "\0132\032.google.protobuf.TimestampR\016leaseExpi" +
       "resAt\022\022\n\004pool\030\006 \001(\tR\004pool\0226\n\010deadline\030\007 " +
       "\001(\0132\032.google.protobuf.TimestampR\010deadlin" +
-      "e\"u\n\rCancelAttempt\022\027\n\007work_id\030\001 \001(\tR\006wor" +
-      "kId\022\030\n\007attempt\030\002 \001(\005R\007attempt\0221\n\006reason\030" +
-      "\003 \001(\0162\031.workpool.v1.CancelReasonR\006reason" +
-      "\"Z\n\tResultAck\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030" +
-      "\n\007attempt\030\002 \001(\005R\007attempt\022\032\n\010accepted\030\003 \001" +
-      "(\010R\010accepted*\203\001\n\014CancelReason\022\035\n\031CANCEL_" +
-      "REASON_UNSPECIFIED\020\000\022\033\n\027CANCEL_REASON_RE" +
-      "QUESTED\020\001\022\034\n\030CANCEL_REASON_LEASE_LOST\020\002\022" +
-      "\031\n\025CANCEL_REASON_TIMEOUT\020\0032P\n\rWorkerServ" +
-      "ice\022?\n\004Work\022\030.workpool.v1.WorkRequest\032\031." +
-      "workpool.v1.WorkResponse(\0010\001BS\n\017dev.work" +
-      "pool.v1P\001Z>github.com/workpool/workpool/" +
-      "sdk/go/gen/workpool/v1;workpoolv1b\006proto" +
-      "3"
+      "e\022N\n\rtrace_context\030\010 \003(\0132).workpool.v1.A" +
+      "ssignment.TraceContextEntryR\014traceContex" +
+      "t\032?\n\021TraceContextEntry\022\020\n\003key\030\001 \001(\tR\003key" +
+      "\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"u\n\rCancelAtte" +
+      "mpt\022\027\n\007work_id\030\001 \001(\tR\006workId\022\030\n\007attempt\030" +
+      "\002 \001(\005R\007attempt\0221\n\006reason\030\003 \001(\0162\031.workpoo" +
+      "l.v1.CancelReasonR\006reason\"Z\n\tResultAck\022\027" +
+      "\n\007work_id\030\001 \001(\tR\006workId\022\030\n\007attempt\030\002 \001(\005" +
+      "R\007attempt\022\032\n\010accepted\030\003 \001(\010R\010accepted*\203\001" +
+      "\n\014CancelReason\022\035\n\031CANCEL_REASON_UNSPECIF" +
+      "IED\020\000\022\033\n\027CANCEL_REASON_REQUESTED\020\001\022\034\n\030CA" +
+      "NCEL_REASON_LEASE_LOST\020\002\022\031\n\025CANCEL_REASO" +
+      "N_TIMEOUT\020\0032P\n\rWorkerService\022?\n\004Work\022\030.w" +
+      "orkpool.v1.WorkRequest\032\031.workpool.v1.Wor" +
+      "kResponse(\0010\001BS\n\017dev.workpool.v1P\001Z>gith" +
+      "ub.com/workpool/workpool/sdk/go/gen/work" +
+      "pool/v1;workpoolv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -219,7 +227,13 @@ public final class WorkerServiceOuterClass {
     internal_static_workpool_v1_Assignment_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_Assignment_descriptor,
-        new java.lang.String[] { "WorkId", "Attempt", "Function", "Args", "LeaseExpiresAt", "Pool", "Deadline", });
+        new java.lang.String[] { "WorkId", "Attempt", "Function", "Args", "LeaseExpiresAt", "Pool", "Deadline", "TraceContext", });
+    internal_static_workpool_v1_Assignment_TraceContextEntry_descriptor =
+      internal_static_workpool_v1_Assignment_descriptor.getNestedTypes().get(0);
+    internal_static_workpool_v1_Assignment_TraceContextEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_workpool_v1_Assignment_TraceContextEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_workpool_v1_CancelAttempt_descriptor =
       getDescriptor().getMessageTypes().get(11);
     internal_static_workpool_v1_CancelAttempt_fieldAccessorTable = new

@@ -126,60 +126,61 @@ public final class WorkpoolServiceOuterClass {
       "\003(\0132\025.workpool.v1.WorkSpecR\004work\"b\n\024Enqu" +
       "eueBatchResponse\022\031\n\010work_ids\030\001 \003(\tR\007work" +
       "Ids\022/\n\023completion_sequence\030\002 \001(\003R\022comple" +
-      "tionSequence\"(\n\rStatusRequest\022\027\n\007work_id" +
-      "\030\001 \001(\tR\006workId\"A\n\016StatusResponse\022/\n\006stat" +
-      "us\030\001 \001(\0132\027.workpool.v1.WorkStatusR\006statu" +
-      "s\"/\n\022StatusBatchRequest\022\031\n\010work_ids\030\001 \003(" +
-      "\tR\007workIds\"J\n\023StatusBatchResponse\0223\n\010sta" +
-      "tuses\030\001 \003(\0132\027.workpool.v1.WorkStatusR\010st" +
-      "atuses\"(\n\rCancelRequest\022\027\n\007work_id\030\001 \001(\t" +
-      "R\006workId\"F\n\016CancelResponse\0224\n\007outcome\030\001 " +
-      "\001(\0162\032.workpool.v1.CancelOutcomeR\007outcome" +
-      "\"&\n\020CancelAllRequest\022\022\n\004pool\030\001 \001(\tR\004pool" +
-      "\"p\n\021CancelAllResponse\022%\n\016canceled_count\030" +
-      "\001 \001(\003R\rcanceledCount\0224\n\026cancel_requested" +
-      "_count\030\002 \001(\003R\024cancelRequestedCount\"\211\001\n\027W" +
-      "atchCompletionsRequest\022\024\n\005pools\030\001 \003(\tR\005p" +
-      "ools\022\031\n\010work_ids\030\002 \003(\tR\007workIds\022*\n\016after" +
-      "_sequence\030\003 \001(\003H\000R\rafterSequence\210\001\001B\021\n\017_" +
-      "after_sequence\"\257\001\n\030WatchCompletionsRespo" +
-      "nse\0229\n\013completions\030\001 \003(\0132\027.workpool.v1.C" +
-      "ompletionR\013completions\022#\n\rhead_sequence\030" +
-      "\002 \001(\003R\014headSequence\0223\n\007sent_at\030\003 \001(\0132\032.g" +
-      "oogle.protobuf.TimestampR\006sentAt*\373\002\n\nWai" +
-      "tReason\022\033\n\027WAIT_REASON_UNSPECIFIED\020\000\022\033\n\027" +
-      "WAIT_REASON_POOL_PAUSED\020\001\022\035\n\031WAIT_REASON" +
-      "_POOL_AT_LIMIT\020\002\022\031\n\025WAIT_REASON_SCHEDULE" +
-      "D\020\003\022\033\n\027WAIT_REASON_BACKING_OFF\020\004\022\031\n\025WAIT" +
-      "_REASON_NO_WORKER\020\005\022\034\n\030WAIT_REASON_WORKE" +
-      "RS_BUSY\020\006\022\026\n\022WAIT_REASON_QUEUED\020\007\022\027\n\023WAI" +
-      "T_REASON_RUNNING\020\010\022\030\n\024WAIT_REASON_FINISH" +
-      "ED\020\t\022\034\n\030WAIT_REASON_KEY_AT_LIMIT\020\n\022\034\n\030WA" +
-      "IT_REASON_RATE_LIMITED\020\013\022\034\n\030WAIT_REASON_" +
-      "CIRCUIT_OPEN\020\014*\264\001\n\rCancelOutcome\022\036\n\032CANC" +
-      "EL_OUTCOME_UNSPECIFIED\020\000\022\033\n\027CANCEL_OUTCO" +
-      "ME_CANCELED\020\001\022#\n\037CANCEL_OUTCOME_CANCEL_R" +
-      "EQUESTED\020\002\022#\n\037CANCEL_OUTCOME_ALREADY_FIN" +
-      "ISHED\020\003\022\034\n\030CANCEL_OUTCOME_NOT_FOUND\020\0042\371\004" +
-      "\n\017WorkpoolService\022D\n\007Enqueue\022\033.workpool." +
-      "v1.EnqueueRequest\032\034.workpool.v1.EnqueueR" +
-      "esponse\022S\n\014EnqueueBatch\022 .workpool.v1.En" +
-      "queueBatchRequest\032!.workpool.v1.EnqueueB" +
-      "atchResponse\022A\n\006Status\022\032.workpool.v1.Sta" +
-      "tusRequest\032\033.workpool.v1.StatusResponse\022" +
-      "P\n\013StatusBatch\022\037.workpool.v1.StatusBatch" +
-      "Request\032 .workpool.v1.StatusBatchRespons" +
-      "e\022A\n\006Cancel\022\032.workpool.v1.CancelRequest\032" +
-      "\033.workpool.v1.CancelResponse\022J\n\tCancelAl" +
-      "l\022\035.workpool.v1.CancelAllRequest\032\036.workp" +
-      "ool.v1.CancelAllResponse\022a\n\020WatchComplet" +
-      "ions\022$.workpool.v1.WatchCompletionsReque" +
-      "st\032%.workpool.v1.WatchCompletionsRespons" +
-      "e0\001\022D\n\007Explain\022\033.workpool.v1.ExplainRequ" +
-      "est\032\034.workpool.v1.ExplainResponseBS\n\017dev" +
-      ".workpool.v1P\001Z>github.com/workpool/work" +
-      "pool/sdk/go/gen/workpool/v1;workpoolv1b\006" +
-      "proto3"
+      "tionSequence\"S\n\rStatusRequest\022\027\n\007work_id" +
+      "\030\001 \001(\tR\006workId\022)\n\020include_attempts\030\002 \001(\010" +
+      "R\017includeAttempts\"A\n\016StatusResponse\022/\n\006s" +
+      "tatus\030\001 \001(\0132\027.workpool.v1.WorkStatusR\006st" +
+      "atus\"/\n\022StatusBatchRequest\022\031\n\010work_ids\030\001" +
+      " \003(\tR\007workIds\"J\n\023StatusBatchResponse\0223\n\010" +
+      "statuses\030\001 \003(\0132\027.workpool.v1.WorkStatusR" +
+      "\010statuses\"(\n\rCancelRequest\022\027\n\007work_id\030\001 " +
+      "\001(\tR\006workId\"F\n\016CancelResponse\0224\n\007outcome" +
+      "\030\001 \001(\0162\032.workpool.v1.CancelOutcomeR\007outc" +
+      "ome\"&\n\020CancelAllRequest\022\022\n\004pool\030\001 \001(\tR\004p" +
+      "ool\"p\n\021CancelAllResponse\022%\n\016canceled_cou" +
+      "nt\030\001 \001(\003R\rcanceledCount\0224\n\026cancel_reques" +
+      "ted_count\030\002 \001(\003R\024cancelRequestedCount\"\211\001" +
+      "\n\027WatchCompletionsRequest\022\024\n\005pools\030\001 \003(\t" +
+      "R\005pools\022\031\n\010work_ids\030\002 \003(\tR\007workIds\022*\n\016af" +
+      "ter_sequence\030\003 \001(\003H\000R\rafterSequence\210\001\001B\021" +
+      "\n\017_after_sequence\"\257\001\n\030WatchCompletionsRe" +
+      "sponse\0229\n\013completions\030\001 \003(\0132\027.workpool.v" +
+      "1.CompletionR\013completions\022#\n\rhead_sequen" +
+      "ce\030\002 \001(\003R\014headSequence\0223\n\007sent_at\030\003 \001(\0132" +
+      "\032.google.protobuf.TimestampR\006sentAt*\373\002\n\n" +
+      "WaitReason\022\033\n\027WAIT_REASON_UNSPECIFIED\020\000\022" +
+      "\033\n\027WAIT_REASON_POOL_PAUSED\020\001\022\035\n\031WAIT_REA" +
+      "SON_POOL_AT_LIMIT\020\002\022\031\n\025WAIT_REASON_SCHED" +
+      "ULED\020\003\022\033\n\027WAIT_REASON_BACKING_OFF\020\004\022\031\n\025W" +
+      "AIT_REASON_NO_WORKER\020\005\022\034\n\030WAIT_REASON_WO" +
+      "RKERS_BUSY\020\006\022\026\n\022WAIT_REASON_QUEUED\020\007\022\027\n\023" +
+      "WAIT_REASON_RUNNING\020\010\022\030\n\024WAIT_REASON_FIN" +
+      "ISHED\020\t\022\034\n\030WAIT_REASON_KEY_AT_LIMIT\020\n\022\034\n" +
+      "\030WAIT_REASON_RATE_LIMITED\020\013\022\034\n\030WAIT_REAS" +
+      "ON_CIRCUIT_OPEN\020\014*\264\001\n\rCancelOutcome\022\036\n\032C" +
+      "ANCEL_OUTCOME_UNSPECIFIED\020\000\022\033\n\027CANCEL_OU" +
+      "TCOME_CANCELED\020\001\022#\n\037CANCEL_OUTCOME_CANCE" +
+      "L_REQUESTED\020\002\022#\n\037CANCEL_OUTCOME_ALREADY_" +
+      "FINISHED\020\003\022\034\n\030CANCEL_OUTCOME_NOT_FOUND\020\004" +
+      "2\371\004\n\017WorkpoolService\022D\n\007Enqueue\022\033.workpo" +
+      "ol.v1.EnqueueRequest\032\034.workpool.v1.Enque" +
+      "ueResponse\022S\n\014EnqueueBatch\022 .workpool.v1" +
+      ".EnqueueBatchRequest\032!.workpool.v1.Enque" +
+      "ueBatchResponse\022A\n\006Status\022\032.workpool.v1." +
+      "StatusRequest\032\033.workpool.v1.StatusRespon" +
+      "se\022P\n\013StatusBatch\022\037.workpool.v1.StatusBa" +
+      "tchRequest\032 .workpool.v1.StatusBatchResp" +
+      "onse\022A\n\006Cancel\022\032.workpool.v1.CancelReque" +
+      "st\032\033.workpool.v1.CancelResponse\022J\n\tCance" +
+      "lAll\022\035.workpool.v1.CancelAllRequest\032\036.wo" +
+      "rkpool.v1.CancelAllResponse\022a\n\020WatchComp" +
+      "letions\022$.workpool.v1.WatchCompletionsRe" +
+      "quest\032%.workpool.v1.WatchCompletionsResp" +
+      "onse0\001\022D\n\007Explain\022\033.workpool.v1.ExplainR" +
+      "equest\032\034.workpool.v1.ExplainResponseBS\n\017" +
+      "dev.workpool.v1P\001Z>github.com/workpool/w" +
+      "orkpool/sdk/go/gen/workpool/v1;workpoolv" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -228,7 +229,7 @@ public final class WorkpoolServiceOuterClass {
     internal_static_workpool_v1_StatusRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_workpool_v1_StatusRequest_descriptor,
-        new java.lang.String[] { "WorkId", });
+        new java.lang.String[] { "WorkId", "IncludeAttempts", });
     internal_static_workpool_v1_StatusResponse_descriptor =
       getDescriptor().getMessageTypes().get(7);
     internal_static_workpool_v1_StatusResponse_fieldAccessorTable = new
