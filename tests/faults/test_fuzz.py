@@ -842,6 +842,22 @@ async def test_watch_completions_fuzzed(
     error_log.assert_clean()
 
 
+async def test_long_update_mask_path_rejected_as_invalid(stubs, fuzz_pools):
+    """A 5,000-character unknown path is named in the error without being
+    echoed whole, which would push the trailers past the client's 8 KiB
+    metadata limit and turn INVALID_ARGUMENT into RESOURCE_EXHAUSTED."""
+    request = pool_service_pb2.UpdatePoolRequest(
+        pool=types_pb2.Pool(name=FUZZ_POOL),
+        update_mask=field_mask_pb2.FieldMask(paths=["x" * 5000]),
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as rejected:
+        await stubs.pools.UpdatePool(request, timeout=CALL_TIMEOUT_SECONDS)
+
+    assert rejected.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(rejected.value) == ["update_mask.paths[0]"]
+
+
 # 5. A request over the gRPC message size limit, on every method.
 
 SMALL_MESSAGE_LIMIT = 8 * 1024
