@@ -37,7 +37,7 @@ help:
 	@echo "  test       check-gen, buf-lint, lint, the pytest suite, the SDKs' checks"
 	@echo "             and the conformance suite in Python, TypeScript, Go and Java"
 	@echo "  sdks       install, check and build the TypeScript, Go and Java SDKs"
-	@echo "  test-faults  the fuzzing and fault tests alone (pytest -m faults)"
+	@echo "  test-faults  the fault and fuzz suite alone, 1,000 fuzz cases per RPC"
 	@echo "  conformance  run the conformance suite in every language (needs sdks)"
 	@echo "  deps       install the Python venv and the pinned buf CLI"
 	@echo "  venv       create .venv and install the SDK and the server (dev extra)"
