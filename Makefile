@@ -37,7 +37,7 @@ help:
 	@echo "  test       check-gen, buf-lint, lint, the pytest suite, the SDKs' checks"
 	@echo "             and the conformance suite in Python, TypeScript, Go and Java"
 	@echo "  sdks       install, check and build the TypeScript, Go and Java SDKs"
-	@echo "  test-faults  the fuzzing and fault tests alone (pytest -m faults)"
+	@echo "  test-faults  the fault and fuzz suite alone, 1,000 fuzz cases per RPC"
 	@echo "  conformance  run the conformance suite in every language (needs sdks)"
 	@echo "  deps       install the Python venv and the pinned buf CLI"
 	@echo "  venv       create .venv and install the SDK and the server (dev extra)"
@@ -169,9 +169,10 @@ gen-sdks: $(BUF_STAMP)
 promtool:
 	bash scripts/install_promtool.sh
 
-# The fault and fuzz suite alone; `make test` runs it too.
+# The fault and fuzz suite alone, with the thorough fuzz profile (1,000 cases
+# per RPC and storage engine); `make test` runs it with the quick profile.
 test-faults: venv
-	$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
+	WORKPOOL_FUZZ_PROFILE=thorough $(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
 conformance: venv
 	$(VENV)/bin/python tests/conformance/run.py --require python,typescript,go,java --examples

@@ -21,6 +21,7 @@ from workpool.v1 import (
     workpool_service_pb2,
     workpool_service_pb2_grpc,
 )
+from workpool_server.api.admission import StreamSlots, WriteBacklog
 from workpool_server.api.convert import Limits, build_follow_up_args
 from workpool_server.api.pool_service import PoolServicer
 from workpool_server.api.worker_service import WorkerServicer
@@ -55,10 +56,9 @@ _SERVICES = (
     pool_service_pb2.DESCRIPTOR.services_by_name["PoolService"],
 )
 
-# Clients may ping idle connections every 20 s or more; the SDKs use 30 s.
+# Clients may ping idle connections every 20 s or more, and the SDKs use 30 s.
+# The server's own pings follow the keepalive_time and keepalive_timeout settings.
 KEEPALIVE_OPTIONS = (
-    ("grpc.keepalive_time_ms", 60_000),
-    ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
     ("grpc.http2.max_ping_strikes", 0),
     ("grpc.keepalive_permit_without_calls", 1),
@@ -188,6 +188,7 @@ async def start_server(
             # server on a busy port would start and take part of its calls.
             ("grpc.so_reuseport", 0),
             *KEEPALIVE_OPTIONS,
+            *_keepalive_pings(config),
         ],
     )
     limits = Limits(
@@ -195,10 +196,21 @@ async def start_server(
         max_batch_size=config.max_batch_size,
     )
     workpool_service_pb2_grpc.add_WorkpoolServiceServicer_to_server(
-        WorkpoolServicer(engine, limits), server
+        WorkpoolServicer(
+            engine,
+            limits,
+            watch_slots=StreamSlots("max_watch_streams", config.max_watch_streams),
+            write_backlog=WriteBacklog(lambda: writer.queued, config.max_queued_writes),
+        ),
+        server,
     )
     worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
-        WorkerServicer(engine, limits), server
+        WorkerServicer(
+            engine,
+            limits,
+            stream_slots=StreamSlots("max_worker_streams", config.max_worker_streams),
+        ),
+        server,
     )
     pool_service_pb2_grpc.add_PoolServiceServicer_to_server(
         PoolServicer(engine), server
@@ -260,6 +272,23 @@ async def start_server(
         http_port=http_port,
         _http=http_server,
     )
+
+
+def _keepalive_pings(config: ServerConfig) -> list[tuple[str, int]]:
+    """Return the options for the server's own pings.
+
+    A connection whose ping goes unanswered for keepalive_timeout is closed,
+    which ends its streams, so a worker behind a dead network path loses its
+    leases within keepalive_time plus keepalive_timeout.
+    """
+    timeout_ms = max(1, config.keepalive_timeout_us // 1000)
+    return [
+        ("grpc.keepalive_time_ms", max(1, config.keepalive_time_us // 1000)),
+        ("grpc.keepalive_timeout_ms", timeout_ms),
+        # gRPC core 1.85 waits for a ping's ack for the longer of this and the
+        # keepalive timeout, and this one defaults to 60 s.
+        ("grpc.http2.ping_timeout_ms", timeout_ms),
+    ]
 
 
 def _warn_if_exposed(config: ServerConfig) -> None:

@@ -73,6 +73,13 @@ SERVE_FLAGS = {
     "another process before the call fails with UNAVAILABLE (default 30s)",
     "log_level": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "log_format": "text or json (default text)",
+    "keepalive_time": "idle time before the server pings a connection (default 60s)",
+    "keepalive_timeout": "how long a ping may go unanswered before the server "
+    "closes the connection (default 20s)",
+    "max_watch_streams": "open WatchCompletions streams (default 1000)",
+    "max_worker_streams": "open WorkerService.Work streams (default 1000)",
+    "max_queued_writes": "write operations waiting for the database before "
+    "enqueues and cancels get UNAVAILABLE (default 10000)",
     "tls_cert_file": "PEM certificate chain: serve TLS on the gRPC port",
     "tls_key_file": "PEM private key of tls_cert_file",
     "tls_client_ca_file": "PEM CA bundle: require client certificates (mutual TLS)",

@@ -82,6 +82,18 @@ class ServerConfig:
     tokens: tuple[TokenEntry, ...] = field(default=())
     """Empty leaves the gRPC port open to every caller that reaches it."""
 
+    # Keepalive and overload bounds.
+    keepalive_time_us: int = 60_000_000
+    """Idle time after which the server pings a client connection."""
+    keepalive_timeout_us: int = 20_000_000
+    """How long the server waits for a ping's reply before it closes the
+    connection and ends its streams."""
+    max_watch_streams: int = 1_000
+    max_worker_streams: int = 1_000
+    max_queued_writes: int = 10_000
+    """Write operations waiting for the database beyond which Enqueue,
+    EnqueueBatch, Cancel and CancelAll get UNAVAILABLE."""
+
     def validate(self) -> ServerConfig:
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError(
@@ -139,6 +151,7 @@ class ServerConfig:
             raise ConfigError(
                 f"tracing: use {' or '.join(TRACING_MODES)}, got {self.tracing!r}"
             )
+        self._validate_overload_bounds()
         return self
 
     def _validate_security(self) -> None:
@@ -168,6 +181,14 @@ class ServerConfig:
                 )
             seen.add(entry.sha256)
 
+    def _validate_overload_bounds(self) -> None:
+        for name in ("keepalive_time", "keepalive_timeout"):
+            if getattr(self, f"{name}_us") < 100_000:
+                raise ConfigError(f"{name}: must be at least 100ms, such as 20s")
+        for name in ("max_watch_streams", "max_worker_streams", "max_queued_writes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be 1 or more")
+
 
 def _is_address(value: str) -> bool:
     host, _, port = value.rpartition(":")
@@ -181,6 +202,8 @@ _DURATIONS = {
     "shutdown_grace": "shutdown_grace_us",
     "completion_retention": "completion_retention_us",
     "sqlite_busy_timeout": "sqlite_busy_timeout_us",
+    "keepalive_time": "keepalive_time_us",
+    "keepalive_timeout": "keepalive_timeout_us",
 }
 
 
@@ -209,6 +232,9 @@ _PLAIN: dict[str, Callable[[Any], Any]] = {
     "sqlite_synchronous": str,
     "log_level": str,
     "log_format": str,
+    "max_watch_streams": int,
+    "max_worker_streams": int,
+    "max_queued_writes": int,
     "tls_cert_file": str,
     "tls_key_file": str,
     "tls_client_ca_file": str,

@@ -85,7 +85,9 @@ class PoolServicer(pool_service_pb2_grpc.PoolServiceServicer):
             if path not in _UPDATABLE:
                 raise invalid(
                     f"update_mask.paths[{index}]",
-                    f"unknown or read-only field {path!r}: use one of "
+                    # The path is cut, so that a long one cannot push the
+                    # error's trailers past the client's metadata limit.
+                    f"unknown or read-only field {path[:64]!r}: use one of "
                     f"{', '.join(sorted(_UPDATABLE))}",
                 )
         if "max_parallelism" in paths and not request.pool.HasField("max_parallelism"):

@@ -11,6 +11,7 @@ import grpc
 
 from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
 from workpool_server.api import convert
+from workpool_server.api.admission import StreamSlots
 from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort
 from workpool_server.engine.engine import Engine
@@ -104,11 +105,29 @@ def _response(outgoing: Outgoing) -> worker_service_pb2.WorkResponse:
 
 
 class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, engine: Engine, limits: convert.Limits) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        limits: convert.Limits,
+        stream_slots: StreamSlots | None = None,
+    ) -> None:
         self._engine = engine
         self._limits = limits
+        self._stream_slots = stream_slots or StreamSlots("max_worker_streams", 1_000)
 
     async def Work(  # noqa: N802
+        self, request_iterator, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[worker_service_pb2.WorkResponse]:
+        # The slot is taken before the hello is read, so that connections
+        # which never send one count too.
+        try:
+            with self._stream_slots.hold():
+                async for response in self._serve(request_iterator, context):
+                    yield response
+        except WorkpoolError as error:
+            await abort(context, error)
+
+    async def _serve(
         self, request_iterator, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[worker_service_pb2.WorkResponse]:
         try:

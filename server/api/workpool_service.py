@@ -9,6 +9,7 @@ import grpc
 
 from workpool.v1 import types_pb2, workpool_service_pb2, workpool_service_pb2_grpc
 from workpool_server.api import convert
+from workpool_server.api.admission import StreamSlots, WriteBacklog
 from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort, mapped
 from workpool_server.engine.engine import Engine
@@ -37,9 +38,17 @@ def _metadata(context, tracing: Tracing):
 
 
 class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
-    def __init__(self, engine: Engine, limits: convert.Limits) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        limits: convert.Limits,
+        watch_slots: StreamSlots | None = None,
+        write_backlog: WriteBacklog | None = None,
+    ) -> None:
         self._engine = engine
         self._limits = limits
+        self._watch_slots = watch_slots or StreamSlots("max_watch_streams", 1_000)
+        self._write_backlog = write_backlog
 
     @mapped
     async def Enqueue(self, request, context):  # noqa: N802
@@ -49,6 +58,7 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
         item = convert.new_work(
             request.work, "work", self._limits, self._engine.clock.now_us()
         )
+        self._check_write_backlog()
         tracing = self._engine.tracing
         with tracing.enqueue_span(_metadata(context, tracing), pool, 1) as trace:
             if trace is not None:
@@ -68,6 +78,7 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
             convert.new_work(spec, f"work[{index}]", self._limits, now_us)
             for index, spec in enumerate(request.work)
         ]
+        self._check_write_backlog()
         tracing = self._engine.tracing
         metadata = _metadata(context, tracing)
         with tracing.enqueue_span(metadata, pool, len(items)) as trace:
@@ -77,6 +88,10 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
         return workpool_service_pb2.EnqueueBatchResponse(
             work_ids=[work_id for work_id, _ in results], completion_sequence=head
         )
+
+    def _check_write_backlog(self) -> None:
+        if self._write_backlog is not None:
+            self._write_backlog.check()
 
     @mapped
     async def Status(self, request, context):  # noqa: N802
@@ -132,12 +147,14 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
     @mapped
     async def Cancel(self, request, context):  # noqa: N802
         work_id = convert.check_work_id(request.work_id, "work_id")
+        self._check_write_backlog()
         outcome = await self._engine.cancel(work_id)
         return workpool_service_pb2.CancelResponse(outcome=_CANCEL_OUTCOMES[outcome])
 
     @mapped
     async def CancelAll(self, request, context):  # noqa: N802
         pool = convert.check_pool_name(request.pool, "pool")
+        self._check_write_backlog()
         canceled, requested = await self._engine.cancel_all(pool)
         return workpool_service_pb2.CancelAllResponse(
             canceled_count=canceled, cancel_requested_count=requested
@@ -169,14 +186,15 @@ class WorkpoolServicer(workpool_service_pb2_grpc.WorkpoolServiceServicer):
                 request.after_sequence if request.HasField("after_sequence") else None
             )
 
-            async for head, records in self._engine.watch(
-                pools, list(request.work_ids), after
-            ):
-                response = workpool_service_pb2.WatchCompletionsResponse(
-                    completions=[convert.completion_message(r) for r in records],
-                    head_sequence=head,
-                    sent_at=convert.to_timestamp(self._engine.clock.now_us()),
-                )
-                yield response
+            with self._watch_slots.hold():
+                async for head, records in self._engine.watch(
+                    pools, list(request.work_ids), after
+                ):
+                    response = workpool_service_pb2.WatchCompletionsResponse(
+                        completions=[convert.completion_message(r) for r in records],
+                        head_sequence=head,
+                        sent_at=convert.to_timestamp(self._engine.clock.now_us()),
+                    )
+                    yield response
         except WorkpoolError as error:
             await abort(context, error)

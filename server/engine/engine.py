@@ -342,6 +342,8 @@ class Engine:
         """Publish every committed completion past the hub's head."""
         while True:
             head = self.hub.head
+            # TODO: pages here are bounded by count only, so one read may hold
+            # 1,000 completions of up to twice max_payload_bytes each.
             records = await self.read(
                 lambda c, head=head: queries.read_completions(c, head, COMPLETION_PAGE)
             )
@@ -644,8 +646,12 @@ class Engine:
         records = self.hub.since(cursor, COMPLETION_PAGE)
         if records:
             return records
+        # Bounded by bytes too, because a stream keeps its page until a slow
+        # reader has taken all of it.
         records = await self.read(
-            lambda c: queries.read_completions(c, cursor, COMPLETION_PAGE)
+            lambda c: queries.read_completions_within(
+                c, cursor, COMPLETION_PAGE, WATCH_MESSAGE_BYTES
+            )
         )
         if not records or records[0].sequence != cursor + 1:
             raise _removed_error(cursor)

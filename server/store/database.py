@@ -144,6 +144,12 @@ class Writer:
         self._started = True
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        """Operations waiting for the writer thread, not counting the group it
+        is running."""
+        return self._queue.qsize()
+
     async def run(
         self,
         function: Callable[[Connection], Any],

@@ -1566,6 +1566,38 @@ def read_completions(
     return [completion_from_mapping(dict(row._mapping)) for row in rows]
 
 
+def read_completions_within(
+    connection: Connection, after_sequence: int, limit: int, max_bytes: int
+) -> list[CompletionRecord]:
+    """Read up to `limit` completions after `after_sequence`, stopping before
+    their payloads exceed `max_bytes`, but always at least one.
+
+    A first query reads only the sizes, so a page of large results is never
+    loaded whole.
+    """
+    payload_bytes = (
+        func.coalesce(func.length(completions.c.return_value), 0)
+        + func.coalesce(func.length(completions.c.context), 0)
+        + func.coalesce(func.length(completions.c.error), 0)
+    )
+    sizes = connection.execute(
+        select(payload_bytes)
+        .where(completions.c.sequence > after_sequence)
+        .order_by(completions.c.sequence)
+        .limit(limit)
+    ).scalars()
+    count = 0
+    total = 0
+    for size in sizes:
+        total += size
+        if count and total > max_bytes:
+            break
+        count += 1
+    if count == 0:
+        return []
+    return read_completions(connection, after_sequence, count)
+
+
 def oldest_completion_us(connection: Connection) -> int | None:
     return connection.execute(select(func.min(completions.c.finished_at_us))).scalar()
 

@@ -15,11 +15,13 @@ check is suppressed for that reason: sharing the server is intended.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
 import math
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -34,15 +36,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ScriptedWorker
+from tests.faults.conftest import record_figures
 from tests.test_errors import violated_fields
 from workpool.v1 import (
     pool_service_pb2,
+    pool_service_pb2_grpc,
     types_pb2,
     worker_service_pb2,
     workpool_service_pb2,
 )
-
-pytestmark = pytest.mark.faults
 
 ONE_MEGABYTE = 1024 * 1024
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -61,6 +63,47 @@ PROBE_FUNCTION = "probe.run"
 
 FORBIDDEN_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 FIELD_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+# WORKPOOL_FUZZ_PROFILE selects how many requests each test generates: "quick"
+# (the default, inside `make test`) or "thorough" (`make test-faults`), which
+# runs THOROUGH_EXAMPLES per RPC and storage engine.
+FUZZ_PROFILE = os.environ.get("WORKPOOL_FUZZ_PROFILE", "quick")
+THOROUGH_EXAMPLES = 1_000
+if FUZZ_PROFILE not in ("quick", "thorough"):
+    raise ValueError(
+        f"WORKPOOL_FUZZ_PROFILE: invalid value {FUZZ_PROFILE!r}: use quick or thorough"
+    )
+
+
+# pytest's timeout covers a parametrized test with all its examples, so the
+# thorough profile needs a longer one.
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.timeout(900 if FUZZ_PROFILE == "thorough" else 120),
+]
+
+
+def examples(quick: int) -> int:
+    """Return the number of examples for a test with `quick` in the quick profile."""
+    return THOROUGH_EXAMPLES if FUZZ_PROFILE == "thorough" else quick
+
+
+# Cases run per test and RPC, written to build/fault-figures.json after each test.
+CASES_RUN: collections.Counter[str] = collections.Counter()
+
+
+@pytest.fixture
+def count_case(request) -> Iterator[Callable[[], None]]:
+    """Return a function that counts one generated case of this test, and
+    record the counts so far when the test ends."""
+
+    def count() -> None:
+        CASES_RUN[request.node.name] += 1
+
+    yield count
+    cases = dict(sorted(CASES_RUN.items()))
+    record_figures("fuzz_cases", {"profile": FUZZ_PROFILE, "cases": cases})
+
 
 FUZZ_SETTINGS = settings(
     deadline=None,
@@ -492,9 +535,12 @@ def check_unary_error(error: grpc.aio.AioRpcError, rpc: str, request: Any) -> No
 
 
 @pytest.mark.parametrize("rpc", UNARY_RPCS)
-@settings(FUZZ_SETTINGS, max_examples=40)
+@settings(FUZZ_SETTINGS, max_examples=examples(40))
 @given(data=st.data())
-async def test_unary_rpc_fuzzed_requests(rpc, stubs, fuzz_pools, error_log, data):
+async def test_unary_rpc_fuzzed_requests(
+    rpc, stubs, fuzz_pools, error_log, count_case, data
+):
+    count_case()
     known = [await probe(stubs)]
     request = data.draw(request_strategy(rpc, known), label="request")
     service = stubs.pools if rpc.endswith(("Pool", "Pools")) else stubs.workpool
@@ -534,9 +580,12 @@ async def send_raw(channel: grpc.aio.Channel, method: str, payload: bytes) -> No
 
 
 @pytest.mark.parametrize("method", RAW_METHODS, ids=lambda m: m.rsplit("/", 1)[1])
-@settings(FUZZ_SETTINGS, max_examples=30)
+@settings(FUZZ_SETTINGS, max_examples=examples(30))
 @given(payload=raw_requests())
-async def test_raw_bytes_never_internal(method, stubs, fuzz_pools, error_log, payload):
+async def test_raw_bytes_never_internal(
+    method, stubs, fuzz_pools, error_log, count_case, payload
+):
+    count_case()
     try:
         await asyncio.wait_for(
             send_raw(stubs.channel, method, payload), CALL_TIMEOUT_SECONDS
@@ -711,9 +760,12 @@ async def run_probe_item(stubs) -> None:
     assert status.status.state == types_pb2.WORK_STATE_FINISHED
 
 
-@settings(FUZZ_SETTINGS, max_examples=60)
+@settings(FUZZ_SETTINGS, max_examples=examples(60))
 @given(sequence=step_sequences, queued=st.integers(0, 3))
-async def test_worker_stream_fuzzed(stubs, fuzz_pools, error_log, sequence, queued):
+async def test_worker_stream_fuzzed(
+    stubs, fuzz_pools, error_log, count_case, sequence, queued
+):
+    count_case()
     for _ in range(queued):
         await stubs.workpool.Enqueue(
             workpool_service_pb2.EnqueueRequest(
@@ -769,9 +821,12 @@ def watch_requests(draw: st.DrawFn, known: list[str]):
     return request
 
 
-@settings(FUZZ_SETTINGS, max_examples=60)
+@settings(FUZZ_SETTINGS, max_examples=examples(60))
 @given(data=st.data())
-async def test_watch_completions_fuzzed(stubs, finished_items, error_log, data):
+async def test_watch_completions_fuzzed(
+    stubs, finished_items, error_log, count_case, data
+):
+    count_case()
     request = data.draw(watch_requests(finished_items), label="request")
 
     call = stubs.workpool.WatchCompletions(request, timeout=CALL_TIMEOUT_SECONDS)
@@ -784,4 +839,54 @@ async def test_watch_completions_fuzzed(stubs, finished_items, error_log, data):
         call.cancel()
 
     await probe(stubs)
+    error_log.assert_clean()
+
+
+async def test_long_update_mask_path_rejected_as_invalid(stubs, fuzz_pools):
+    """A 5,000-character unknown path is named in the error without being
+    echoed whole, which would push the trailers past the client's 8 KiB
+    metadata limit and turn INVALID_ARGUMENT into RESOURCE_EXHAUSTED."""
+    request = pool_service_pb2.UpdatePoolRequest(
+        pool=types_pb2.Pool(name=FUZZ_POOL),
+        update_mask=field_mask_pb2.FieldMask(paths=["x" * 5000]),
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as rejected:
+        await stubs.pools.UpdatePool(request, timeout=CALL_TIMEOUT_SECONDS)
+
+    assert rejected.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(rejected.value) == ["update_mask.paths[0]"]
+
+
+# 5. A request over the gRPC message size limit, on every method.
+
+SMALL_MESSAGE_LIMIT = 8 * 1024
+
+
+@pytest.mark.parametrize("method", RAW_METHODS, ids=lambda m: m.rsplit("/", 1)[1])
+async def test_message_over_size_limit_rejected(make_server, method, error_log):
+    server = await make_server(
+        max_payload_bytes=1024, max_message_bytes=SMALL_MESSAGE_LIMIT
+    )
+    # A well-formed EnqueueRequest whose args alone exceed the message limit.
+    # gRPC rejects it before decoding, so it serves every method.
+    request = workpool_service_pb2.EnqueueRequest(
+        pool=FUZZ_POOL,
+        work=types_pb2.WorkSpec(
+            function=FUZZ_FUNCTION, args=string_value(SMALL_MESSAGE_LIMIT + 1)
+        ),
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as rejected:
+            await asyncio.wait_for(
+                send_raw(channel, method, request.SerializeToString()),
+                CALL_TIMEOUT_SECONDS,
+            )
+        pools = pool_service_pb2_grpc.PoolServiceStub(channel)
+        created = await pools.CreatePool(
+            pool_service_pb2.CreatePoolRequest(pool=types_pb2.Pool(name="after"))
+        )
+
+    assert rejected.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert created.pool.name == "after"
     error_log.assert_clean()

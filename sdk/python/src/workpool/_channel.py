@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 import grpc
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+KEEPALIVE_TIMEOUT_OPTION = "grpc.keepalive_timeout_ms"
+PING_TIMEOUT_OPTION = "grpc.http2.ping_timeout_ms"
 
 # The server accepts keepalive pings every 20 s even without active calls. A
 # 30 s interval stays above that minimum, so the server never closes the
@@ -19,6 +21,9 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # gRPC core (1.85) waits for a ping's ack for the longer of the keepalive
+    # timeout and this one, which defaults to 60 s.
+    ("grpc.http2.ping_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -32,9 +37,19 @@ ChannelOptions = Sequence[tuple[str, Any]]
 
 
 def channel_options(extra: ChannelOptions | None) -> list[tuple[str, Any]]:
-    """Merge the default options with the caller's; the caller's win."""
+    """Merge the default options with the caller's; the caller's win.
+
+    A caller's grpc.keepalive_timeout_ms also sets the ping timeout, unless
+    the caller sets that too, because gRPC core waits for the longer of the two.
+    """
+    caller_options = dict(extra or ())
     merged = dict(DEFAULT_CHANNEL_OPTIONS)
-    merged.update(extra or ())
+    merged.update(caller_options)
+    if (
+        KEEPALIVE_TIMEOUT_OPTION in caller_options
+        and PING_TIMEOUT_OPTION not in caller_options
+    ):
+        merged[PING_TIMEOUT_OPTION] = caller_options[KEEPALIVE_TIMEOUT_OPTION]
     return list(merged.items())
 
 
