@@ -161,6 +161,36 @@ async def test_work_lists_attempts(base_url, busy_pools):
     assert pending_data["attempts"] == []
 
 
+async def test_pool_failures_list_final_failures(base_url, busy_pools, workpool_client):
+    worker = busy_pools["worker"]
+    running = [s.work_id for s in worker.started if s.work_id in worker.running]
+    await worker.fail(running[0], "smtp: connection refused\nretry later")
+    await worker.wait_started(4)
+
+    status, body = await fetch_json(base_url + "/api/pools/emails/failures")
+    _, pools = await fetch_json(base_url + "/api/pools")
+
+    assert status == 200
+    [failure] = body["failures"]
+    assert failure["work_id"] == running[0]
+    assert failure["function"] == "email.send"
+    assert failure["attempts"] == 1
+    assert failure["error"] == "smtp: connection refused\nretry later"
+    emails = next(pool for pool in pools["pools"] if pool["name"] == "emails")
+    assert emails["failed_total"] == 1
+    assert emails["retried_total"] == 0
+    assert emails["completed_total"] == 2
+
+
+async def test_pool_failures_errors(base_url):
+    missing, body = await fetch_json(base_url + "/api/pools/ghost/failures")
+    malformed, _ = await fetch_json(base_url + "/api/pools/a%20b/failures")
+
+    assert missing == 404
+    assert "ghost" in body["error"]
+    assert malformed == 400
+
+
 async def test_work_malformed_id_is_400(base_url):
     status, data = await fetch_json(f"{base_url}/api/work/not-an-id")
 
@@ -473,7 +503,7 @@ async def test_browser_overview_and_pause(
     assert await cell("emails", 2) == "2 / 2"
     assert await cell("reports", 1) == "2"
     assert await cell("reports", 2) == "0 / 3"
-    assert (await cell("emails", 4)).endswith(" s")
+    assert (await cell("emails", 6)).endswith(" s")
 
     await run(browser.click, 'tr[data-pool="reports"] button.pause')
 
@@ -537,3 +567,48 @@ async def test_browser_shows_attempts(base_url, busy_pools, browser):
     assert cells[1].startswith("scripted (ws_")
     assert cells[4] == "success"
     assert cells[5] == "–"
+
+
+@pytest.mark.parametrize("database_engine", ["sqlite"])
+async def test_browser_pool_page(base_url, busy_pools, browser, tmp_path):
+    async def run(method, *args):
+        return await asyncio.to_thread(method, *args)
+
+    worker = busy_pools["worker"]
+    running = [s.work_id for s in worker.started if s.work_id in worker.running]
+    await worker.fail(running[0], "smtp: mailbox full")
+
+    async def field(name: str) -> str:
+        return await run(
+            browser.run,
+            "const dd = document.querySelector("
+            f"'#pool-fields dd[data-field=\"{name}\"]');"
+            "return dd ? dd.textContent : '';",
+        )
+
+    async def failure_cells() -> list[str]:
+        return await run(
+            browser.run,
+            "const row = document.querySelector('#pool-failures tbody tr');"
+            "return row ? [...row.children].map((cell) => cell.textContent) : [];",
+        )
+
+    await run(browser.open, base_url + "/")
+    await run(browser.click, 'tr[data-pool="emails"] td.name a')
+    await eventually(failure_cells, timeout=15, message="the recent failures table")
+
+    assert await run(browser.run, "return document.location.hash;") == "#pool=emails"
+    assert await run(
+        browser.run, "return document.getElementById('pools-section').hidden;"
+    )
+    assert await field("running-limit") == "2 / 2"
+    cells = await failure_cells()
+    assert cells[0] == running[0]
+    assert cells[1] == "email.send"
+    assert cells[4] == "smtp: mailbox full"
+
+    await asyncio.sleep(2.5)  # one more poll, so the rate chart has two points
+    screenshot = tmp_path / "pool-page.png"
+    await run(browser.screenshot, screenshot)
+    print(f"pool page screenshot: {screenshot}")
+    assert screenshot.stat().st_size > 10_000

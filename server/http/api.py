@@ -42,6 +42,12 @@ logger = logging.getLogger(__name__)
 # list_pools reads pools by name in pages of this many.
 POOL_PAGE = 1_000
 COMPLETED_SAMPLE = "workpool_completed_total"
+RETRIES_SAMPLE = "workpool_retries_total"
+# Recent failures are searched for among this many newest completions, so
+# a pool page costs the same however long the log is.
+FAILURE_SCAN = 20_000
+FAILURES_SHOWN = 20
+ERROR_SHOWN_CHARS = 2_000
 
 HTTP_STATUS: dict[type[WorkpoolError], int] = {
     InvalidArgumentError: 400,
@@ -84,6 +90,8 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
 
     pools, (gauges, circuits, borrowed) = await engine.read(load)
     completed = _completed_by_label(registry)
+    failed = _completed_by_label(registry, result="failure")
+    retried = _completed_by_label(registry, sample_name=RETRIES_SAMPLE)
     rows = []
     for settings in pools:
         # The first three fields of a queue_gauges row are these; later ones
@@ -102,6 +110,12 @@ async def list_pools(engine: Engine, registry: CollectorRegistry) -> Reply:
                 # their own count is unknown.
                 "completed_total": (
                     completed.get(label, 0) if label == settings.name else None
+                ),
+                "failed_total": (
+                    failed.get(label, 0) if label == settings.name else None
+                ),
+                "retried_total": (
+                    retried.get(label, 0) if label == settings.name else None
                 ),
                 **_scheduling(circuits.get(settings.name), borrowed, settings),
             }
@@ -157,6 +171,38 @@ async def get_work(engine: Engine, work_id: str) -> Reply:
     }
 
 
+async def recent_failures(engine: Engine, name: str) -> Reply:
+    """Return a pool's newest final failures, newest first, with their errors.
+
+    Only the newest FAILURE_SCAN entries of the completion log are searched,
+    so a pool whose last failure is older than that shows none.
+    """
+    if not is_pool_name(name):
+        raise invalid("name", f"invalid pool name {name[:140]!r}: {POOL_NAME_RULE}")
+
+    def load(connection) -> list[dict[str, Any]]:
+        queries.get_pool(connection, name)
+        return queries.recent_failures(connection, name, FAILURE_SCAN, FAILURES_SHOWN)
+
+    entries = await engine.read(load)
+    return 200, {
+        "pool": name,
+        "scanned_completions": FAILURE_SCAN,
+        "failures": [
+            {
+                "sequence": entry["sequence"],
+                "work_id": entry["work_id"],
+                "function": entry["function"],
+                "attempts": entry["attempts"],
+                "finished_at_seconds": entry["finished_at_us"] / 1_000_000,
+                "non_retryable": entry["non_retryable"],
+                "error": entry["error"][:ERROR_SHOWN_CHARS],
+            }
+            for entry in entries
+        ],
+    }
+
+
 async def cancel_work(engine: Engine, work_id: str) -> Reply:
     """Cancel one work item, as the gRPC Cancel does."""
     _check_work_id(work_id)
@@ -182,8 +228,13 @@ async def _now_us(engine: Engine) -> int:
     return engine.clock.now_us()
 
 
-def _completed_by_label(registry: CollectorRegistry) -> dict[str, float]:
-    """Sum the completion counter over results, per pool label.
+def _completed_by_label(
+    registry: CollectorRegistry,
+    result: str | None = None,
+    sample_name: str = COMPLETED_SAMPLE,
+) -> dict[str, float]:
+    """Sum a per-pool counter, the completion counter by default, per pool
+    label; `result` keeps only the completions of that result.
 
     NOTE: the counter lives in this process, so with several replicas on one
     PostgreSQL database it counts only the work this replica finished.
@@ -191,7 +242,9 @@ def _completed_by_label(registry: CollectorRegistry) -> dict[str, float]:
     totals: dict[str, float] = {}
     for family in registry.collect():
         for sample in family.samples:
-            if sample.name != COMPLETED_SAMPLE:
+            if sample.name != sample_name:
+                continue
+            if result is not None and sample.labels.get("result") != result:
                 continue
             pool = sample.labels.get("pool", "")
             totals[pool] = totals.get(pool, 0) + sample.value

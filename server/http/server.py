@@ -47,6 +47,7 @@ SECURITY_HEADERS = {
 }
 
 _POOL_PATH = re.compile(r"^/api/pools/([^/]+)$")
+_FAILURES_PATH = re.compile(r"^/api/pools/([^/]+)/failures$")
 _WORK_PATH = re.compile(r"^/api/work/([^/]+)$")
 _CANCEL_PATH = re.compile(r"^/api/work/([^/]+)/cancel$")
 
@@ -139,6 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
         if match := _WORK_PATH.match(path):
             work_id = match.group(1)
             self._call(api.get_work(self.server.engine, work_id))
+            return
+        if match := _FAILURES_PATH.match(path):
+            name = match.group(1)
+            self._call(api.recent_failures(self.server.engine, name))
             return
         self._send_json(404, {"error": f"no such page: {path[:200]}"})
 

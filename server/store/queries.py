@@ -1554,6 +1554,41 @@ def get_statuses(
     return {row.id: _status_from_row(row) for row in rows}
 
 
+def recent_failures(
+    connection: Connection, pool_name: str, scan: int, limit: int
+) -> list[dict]:
+    """Return the newest failed completions of a pool, newest first, among
+    the newest `scan` entries of the log."""
+    newest = connection.execute(select(func.max(completions.c.sequence))).scalar()
+    if newest is None:
+        return []
+    rows = connection.execute(
+        select(
+            completions.c.sequence,
+            completions.c.work_id,
+            completions.c.function,
+            completions.c.attempts,
+            completions.c.finished_at_us,
+            completions.c.non_retryable,
+            completions.c.error,
+        )
+        .where(
+            completions.c.sequence > newest - scan,
+            completions.c.pool == pool_name,
+            completions.c.result_kind == ResultKind.FAILURE,
+        )
+        .order_by(completions.c.sequence.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            **row._asdict(),
+            "error": (row.error or b"").decode("utf-8", "replace"),
+        }
+        for row in rows
+    ]
+
+
 def read_completions(
     connection: Connection, after_sequence: int, limit: int
 ) -> list[CompletionRecord]:

@@ -72,23 +72,47 @@ function recordPoll(pool, now) {
     pending: pool.pending,
     running: pool.running,
     completed: pool.completed_total,
+    failed: pool.failed_total,
+    retried: pool.retried_total,
   });
   while (points.length && now - points[0].t > HISTORY_MS) points.shift();
   return points;
 }
 
-function throughput(points) {
-  if (points.length < 2) return null;
-  const last = points[points.length - 1];
-  const before = points[points.length - 2];
-  if (last.completed === null || before.completed === null) return null;
-  const seconds = (last.t - before.t) / 1000;
+// Per-second increase of a counter between two polls; null when unknown.
+function counterRate(before, after, key) {
+  if (!before || !after) return null;
+  if (after[key] === null || before[key] === null) return null;
+  const seconds = (after.t - before.t) / 1000;
   if (seconds <= 0) return null;
   // A restarted server starts its counter again from 0.
-  return Math.max(0, last.completed - before.completed) / seconds;
+  return Math.max(0, after[key] - before[key]) / seconds;
 }
 
-function drawChart(canvas, points, now) {
+function lastRate(points, key) {
+  return counterRate(points[points.length - 2], points[points.length - 1], key);
+}
+
+function throughput(points) {
+  return lastRate(points, "completed");
+}
+
+function formatRate(rate) {
+  return rate === null ? "–" : `${rate.toFixed(2)} /s`;
+}
+
+const DEPTH_SERIES = [
+  { name: "pending", color: "--pending", value: (p) => p.pending },
+  { name: "running", color: "--running", value: (p) => p.running },
+];
+
+const RATE_SERIES = [
+  { name: "finished /s", color: "--running", value: (p, prev) => counterRate(prev, p, "completed") },
+  { name: "failed /s", color: "--failed", value: (p, prev) => counterRate(prev, p, "failed") },
+  { name: "retried /s", color: "--pending", value: (p, prev) => counterRate(prev, p, "retried") },
+];
+
+function drawChart(canvas, points, now, series = DEPTH_SERIES) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
@@ -100,8 +124,12 @@ function drawChart(canvas, points, now) {
   ctx.strokeStyle = "#d0d7de";
   ctx.strokeRect(0.5, 0.5, width - 1, height - 1);
 
+  // values[s][i] is series s at point i, null where it is unknown.
+  const values = series.map((s) => points.map((p, i) => s.value(p, points[i - 1])));
   let top = 1;
-  for (const p of points) top = Math.max(top, p.pending, p.running);
+  for (const column of values) {
+    for (const v of column) if (v !== null) top = Math.max(top, v);
+  }
   // Until the page has an hour of polls, the chart spans what it has (at
   // least a minute), so a fresh page does not squeeze it against the edge.
   const oldest = points.length ? points[0].t : now;
@@ -110,27 +138,34 @@ function drawChart(canvas, points, now) {
   const y = (v) => height - 3 - (v / top) * (height - 16);
 
   const style = getComputedStyle(document.documentElement);
-  for (const [key, color] of [
-    ["pending", style.getPropertyValue("--pending")],
-    ["running", style.getPropertyValue("--running")],
-  ]) {
+  series.forEach((s, index) => {
+    const color = style.getPropertyValue(s.color).trim();
     ctx.beginPath();
-    ctx.strokeStyle = color.trim();
+    ctx.strokeStyle = color;
     ctx.lineWidth = 1.5;
+    let drawing = false;
     points.forEach((p, i) => {
-      if (i === 0) ctx.moveTo(x(p.t), y(p[key]));
-      else ctx.lineTo(x(p.t), y(p[key]));
+      const v = values[index][i];
+      if (v === null) {
+        drawing = false;
+      } else if (drawing) {
+        ctx.lineTo(x(p.t), y(v));
+      } else {
+        ctx.moveTo(x(p.t), y(v));
+        drawing = true;
+      }
     });
     ctx.stroke();
-    const last = points[points.length - 1];
-    if (last) {
-      ctx.fillStyle = color.trim();
-      ctx.fillRect(x(last.t) - 2, y(last[key]) - 2, 4, 4);
+    const last = values[index][points.length - 1];
+    if (last !== null && last !== undefined) {
+      ctx.fillStyle = color;
+      ctx.fillRect(x(points[points.length - 1].t) - 2, y(last) - 2, 4, 4);
     }
-  }
+  });
   ctx.fillStyle = "#4f5863";
   ctx.font = "11px system-ui, sans-serif";
-  ctx.fillText(`max ${top}, last ${Math.round(span / 60000)} min`, 4, 11);
+  const shown = Number.isInteger(top) ? top : top.toFixed(2);
+  ctx.fillText(`max ${shown}, last ${Math.round(span / 60000)} min`, 4, 11);
 }
 
 function makeButton(label, onClick, className) {
@@ -185,13 +220,16 @@ function createRow(name) {
   const tr = document.createElement("tr");
   tr.dataset.pool = name;
   const cells = {};
-  for (const key of ["name", "pending", "running", "throughput", "age"]) {
+  for (const key of ["name", "pending", "running", "throughput", "failed", "retried", "age"]) {
     const td = document.createElement("td");
     td.className = key === "name" ? "name" : "num";
     tr.appendChild(td);
     cells[key] = td;
   }
-  cells.name.textContent = name;
+  const link = document.createElement("a");
+  link.href = `#pool=${encodeURIComponent(name)}`;
+  link.textContent = name;
+  cells.name.appendChild(link);
 
   const chartCell = document.createElement("td");
   const canvas = document.createElement("canvas");
@@ -269,12 +307,110 @@ function render(pools, now) {
     }
     row.cells.running.appendChild(limit);
     appendScheduling(row.cells.running, pool);
-    row.cells.throughput.textContent = rate === null ? "–" : `${rate.toFixed(2)} /s`;
+    row.cells.throughput.textContent = formatRate(rate);
+    row.cells.failed.textContent = formatRate(lastRate(points, "failed"));
+    row.cells.retried.textContent = formatRate(lastRate(points, "retried"));
     row.cells.age.textContent = formatAge(pool.oldest_ready_age_seconds);
     drawChart(row.canvas, points, now);
   }
   $("no-pools").hidden = pools.length > 0;
+  renderPoolPage(pools, now);
 }
+
+// Pool page: shown for the address fragment #pool=NAME.
+
+function selectedPool() {
+  const match = /^#pool=(.+)$/.exec(window.location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+const POOL_FIELDS = [
+  ["Pending", (p) => p.pending.toLocaleString()],
+  ["Running / limit", (p) => `${p.running.toLocaleString()} / ${p.max_parallelism === 0 ? "0 (paused)" : p.max_parallelism.toLocaleString()}`],
+  ["Oldest ready", (p) => formatAge(p.oldest_ready_age_seconds)],
+  ["Circuit breaker", (p) => p.circuit_state || "none"],
+  ["Parent", (p) => p.parent || "none"],
+];
+
+function renderPoolPage(pools, now) {
+  const name = selectedPool();
+  $("pools-section").hidden = name !== null;
+  $("pool-page").hidden = name === null;
+  if (name === null) return;
+
+  $("pool-heading").textContent = `Pool ${name}`;
+  const pool = pools.find((p) => p.name === name);
+  $("pool-missing").hidden = pool !== undefined;
+  $("pool-body").hidden = pool === undefined;
+  if (pool === undefined) return;
+
+  const points = history.get(name) || [];
+  const list = $("pool-fields");
+  list.textContent = "";
+  const fields = [
+    ...POOL_FIELDS,
+    ["Finished", () => formatRate(lastRate(points, "completed"))],
+    ["Failed", () => formatRate(lastRate(points, "failed"))],
+    ["Retried", () => formatRate(lastRate(points, "retried"))],
+  ];
+  for (const [label, read] of fields) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = read(pool);
+    dd.dataset.field = label.toLowerCase().replace(/[^a-z]+/g, "-");
+    list.append(dt, dd);
+  }
+  drawChart($("pool-depth-chart"), points, now, DEPTH_SERIES);
+  drawChart($("pool-rate-chart"), points, now, RATE_SERIES);
+  loadFailures(name);
+}
+
+async function loadFailures(name) {
+  try {
+    const data = await callApi("GET", `/api/pools/${encodeURIComponent(name)}/failures`);
+    if (selectedPool() !== name) return;
+    showFailures(data.failures);
+    showMessage($("pool-message"), "", "");
+  } catch (error) {
+    showMessage($("pool-message"), error.message, "error");
+  }
+}
+
+function showFailures(failures) {
+  const body = $("pool-failures").querySelector("tbody");
+  body.textContent = "";
+  for (const failure of failures) {
+    const row = document.createElement("tr");
+    const idCell = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = "#work";
+    link.textContent = failure.work_id;
+    link.addEventListener("click", () => {
+      $("work-id").value = failure.work_id;
+      lookUp(failure.work_id);
+    });
+    idCell.appendChild(link);
+    row.appendChild(idCell);
+    for (const text of [
+      failure.function,
+      String(failure.attempts),
+      formatTime(failure.finished_at_seconds),
+      failure.error || "–",
+    ]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+  }
+  $("pool-failures").hidden = failures.length === 0;
+  $("no-failures").hidden = failures.length > 0;
+}
+
+window.addEventListener("hashchange", () => {
+  if (window.location.hash !== "#work") refresh();
+});
 
 let refreshing = null;
 
