@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from workpool_server.engine import gates
 from workpool_server.engine.model import (
@@ -90,6 +99,29 @@ _STATUS_COLUMNS = (
     work.c.deadline_us,
 )
 
+# Statements of the result path, built once and run with one parameter set per
+# row (executemany). Building a Core statement per row cost more CPU than
+# SQLite's own work for it. A bindparam may not share a column's name, so the
+# row's key is `row_seq`. Each UPDATE sets exactly the columns its parameter
+# sets name, and all sets of one call must name the same columns.
+_UPDATE_BY_SEQ = update(work).where(work.c.seq == bindparam("row_seq"))
+_INSERT_WORK = insert(work)
+_INSERT_COMPLETIONS = insert(completions)
+_ADVANCE_SEQUENCE = (
+    update(counters)
+    .where(counters.c.name == COMPLETION_SEQUENCE)
+    .values(value=counters.c.value + bindparam("count"))
+    .returning(counters.c.value)
+)
+
+
+# The claim's lease of a group of items with the same owner and deadline.
+_LEASE = (
+    update(work)
+    .where(work.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(state=WorkState.RUNNING, attempt=work.c.attempt + 1)
+)
+
 
 @dataclass
 class Tx:
@@ -107,6 +139,9 @@ class Tx:
     end of a breaker's cool-down), for the dispatch loop's next wake-up."""
     _pools: dict[str, PoolSettings] = field(default_factory=dict)
     _new_completions: list[dict] = field(default_factory=list)
+    _finished: list[dict] = field(default_factory=list)
+    _retried: list[dict] = field(default_factory=list)
+    _follow_ups: list[dict] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolSettings | None:
         if name not in self._pools:
@@ -119,20 +154,29 @@ class Tx:
         return self._pools[name]
 
     def flush(self) -> None:
-        """Write the completion-log entries gathered by this transaction."""
+        """Write the rows this transaction deferred: ended attempts, follow-ups
+        and completion-log entries.
+
+        Functions that defer rows call this before they return, so no later
+        read in the same transaction sees a stale work row.
+        """
+        connection = self.connection
+        for rows in (self._finished, self._retried):
+            if rows:
+                connection.execute(_UPDATE_BY_SEQ, rows)
+                rows.clear()
+        if self._follow_ups:
+            connection.execute(_INSERT_WORK, self._follow_ups)
+            self._follow_ups.clear()
         if not self._new_completions:
             return
+
         count = len(self._new_completions)
-        last = self.connection.execute(
-            update(counters)
-            .where(counters.c.name == COMPLETION_SEQUENCE)
-            .values(value=counters.c.value + count)
-            .returning(counters.c.value)
-        ).scalar_one()
+        last = connection.execute(_ADVANCE_SEQUENCE, {"count": count}).scalar_one()
         first = last - count + 1
         for offset, entry in enumerate(self._new_completions):
             entry["sequence"] = first + offset
-        self.connection.execute(insert(completions), self._new_completions)
+        connection.execute(_INSERT_COMPLETIONS, self._new_completions)
         for entry in self._new_completions:
             self.effects.completions.append(completion_from_mapping(entry))
         self._new_completions.clear()
@@ -306,7 +350,7 @@ def enqueue(tx: Tx, pool_name: str, items: Sequence[NewWork]) -> list[tuple[str,
         results.append((work_id, False))
 
     if rows:
-        tx.connection.execute(insert(work), rows)
+        tx.connection.execute(_INSERT_WORK, rows)
         tx.effects.count(tx.effects.enqueued, pool_name, len(rows))
         tx.effects.wake_dispatch = True
     return results
@@ -759,17 +803,15 @@ def _lease(
             gate.breaker_changed = True
     for (owner, borrowed_from, deadline), seqs in groups.items():
         tx.connection.execute(
-            update(work)
-            .where(work.c.seq.in_(seqs))
-            .values(
-                state=WorkState.RUNNING,
-                attempt=work.c.attempt + 1,
-                lease_owner=owner,
-                lease_expires_at_us=expires,
-                started_at_us=tx.now_us,
-                deadline_us=deadline,
-                borrowed_from=borrowed_from,
-            )
+            _LEASE,
+            {
+                "seqs": seqs,
+                "lease_owner": owner,
+                "lease_expires_at_us": expires,
+                "started_at_us": tx.now_us,
+                "deadline_us": deadline,
+                "borrowed_from": borrowed_from,
+            },
         )
     tx.flush()
     return [
@@ -896,19 +938,18 @@ def _end_attempt(tx: Tx, row: Row, outcome: Outcome) -> None:
         row.max_attempts, row.initial_backoff_us, row.backoff_base, row.max_backoff_us
     )
     delay = backoff_us(policy, budget_used, tx.random())
-    tx.connection.execute(
-        update(work)
-        .where(work.c.seq == row.seq)
-        .values(
-            state=WorkState.PENDING,
-            ready_at_us=tx.now_us + delay,
-            rank_us=_rank_us(tx, row, tx.now_us + delay),
-            lease_owner=None,
-            lease_expires_at_us=None,
-            deadline_us=None,
-            borrowed_from=None,
-            last_error=outcome.error.encode("utf-8", "surrogatepass"),
-        )
+    tx._retried.append(
+        {
+            "row_seq": row.seq,
+            "state": WorkState.PENDING,
+            "ready_at_us": tx.now_us + delay,
+            "rank_us": _rank_us(tx, row, tx.now_us + delay),
+            "lease_owner": None,
+            "lease_expires_at_us": None,
+            "deadline_us": None,
+            "borrowed_from": None,
+            "last_error": outcome.error.encode("utf-8", "surrogatepass"),
+        }
     )
     tx.effects.count(tx.effects.retried, row.pool)
 
@@ -959,22 +1000,23 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
     settings = tx.pool(row.pool)
     ttl = settings.status_ttl_us if settings is not None else None
     error = outcome.error.encode("utf-8", "surrogatepass")
-    tx.connection.execute(
-        update(work)
-        .where(work.c.seq == row.seq)
-        .values(
-            state=WorkState.FINISHED,
-            lease_owner=None,
-            lease_expires_at_us=None,
-            deadline_us=None,
-            borrowed_from=None,
-            result_kind=outcome.kind,
-            return_value=outcome.return_value,
-            non_retryable=outcome.non_retryable,
-            last_error=error if outcome.kind is ResultKind.FAILURE else row.last_error,
-            finished_at_us=tx.now_us,
-            expires_at_us=None if ttl is None else tx.now_us + ttl,
-        )
+    tx._finished.append(
+        {
+            "row_seq": row.seq,
+            "state": WorkState.FINISHED,
+            "lease_owner": None,
+            "lease_expires_at_us": None,
+            "deadline_us": None,
+            "borrowed_from": None,
+            "result_kind": outcome.kind,
+            "return_value": outcome.return_value,
+            "non_retryable": outcome.non_retryable,
+            "last_error": (
+                error if outcome.kind is ResultKind.FAILURE else row.last_error
+            ),
+            "finished_at_us": tx.now_us,
+            "expires_at_us": None if ttl is None else tx.now_us + ttl,
+        }
     )
     tx._new_completions.append(
         {
@@ -999,24 +1041,24 @@ def _insert_follow_up(tx: Tx, row: Row, outcome: Outcome) -> None:
     settings = tx.pool(row.pool)
     policy = settings.default_retry if settings is not None else RetryPolicy()
     args = tx.build_follow_up_args(row.id, row.on_complete_context, outcome)
-    tx.connection.execute(
-        insert(work).values(
-            id=tx.ids.new_id(tx.now_us),
-            pool=row.pool,
-            function=row.on_complete_function,
-            args=args,
-            state=WorkState.PENDING,
-            lane=Lane.FOLLOW_UP,
-            ready_at_us=tx.now_us,
-            rank_us=tx.now_us,
-            enqueued_at_us=tx.now_us,
-            attempt=0,
-            max_attempts=policy.max_attempts,
-            initial_backoff_us=policy.initial_backoff_us,
-            backoff_base=policy.base,
-            max_backoff_us=policy.max_backoff_us,
-            cancel_requested=False,
-        )
+    tx._follow_ups.append(
+        {
+            "id": tx.ids.new_id(tx.now_us),
+            "pool": row.pool,
+            "function": row.on_complete_function,
+            "args": args,
+            "state": WorkState.PENDING,
+            "lane": Lane.FOLLOW_UP,
+            "ready_at_us": tx.now_us,
+            "rank_us": tx.now_us,
+            "enqueued_at_us": tx.now_us,
+            "attempt": 0,
+            "max_attempts": policy.max_attempts,
+            "initial_backoff_us": policy.initial_backoff_us,
+            "backoff_base": policy.base,
+            "max_backoff_us": policy.max_backoff_us,
+            "cancel_requested": False,
+        }
     )
     tx.effects.count(tx.effects.enqueued, row.pool)
 
