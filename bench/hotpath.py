@@ -7,6 +7,10 @@ Two figures per repetition, each on a new server and database file:
   capacity 64 started; the time runs from the worker's start until a
   ``WatchCompletions`` subscriber has received every completion.
 
+Each figure comes with the server process's CPU time (user plus system, all
+threads) per item over the same interval. On a shared machine the rates move
+with other load, while the CPU time per item moves much less.
+
 Run it from the repository root, for example
 ``.venv/bin/python -m bench.hotpath --items 20000 --repetitions 3``. With
 ``--profile-dir DIR`` it runs ``py-spy record`` on the server during each
@@ -24,10 +28,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import workpool
-from bench import scenarios
+from bench import cpu, scenarios
 from bench.processes import ServerProcess, WorkerProcesses
 from bench.run import grpc_channel
 
@@ -36,15 +41,31 @@ BATCH = 1_000
 CAPACITY = 64
 
 
-async def _enqueue(target: str, items: int) -> float:
-    async with workpool.AsyncClient(target) as client:
+@dataclass(frozen=True)
+class Figure:
+    """Items per second, and the server's CPU time per item in microseconds."""
+
+    rate: float
+    cpu_us: float
+
+
+def _server_cpu_seconds(server: ServerProcess) -> float:
+    group = cpu.Group((server.pid,), descendants=False)
+    return cpu.sample({"server": group}).groups["server"]
+
+
+async def _enqueue(server: ServerProcess, items: int) -> Figure:
+    async with workpool.AsyncClient(server.target) as client:
         await client.create_pool(POOL, max_parallelism=1_000)
-        return await scenarios.enqueue_throughput(client, POOL, BATCH, items)
+        cpu_before = _server_cpu_seconds(server)
+        rate = await scenarios.enqueue_throughput(client, POOL, BATCH, items)
+        cpu_used = _server_cpu_seconds(server) - cpu_before
+    return Figure(rate, cpu_used / items * 1e6)
 
 
 async def _drain(
     server: ServerProcess, items: int, profile: Path | None, py_spy: str | None
-) -> float:
+) -> Figure:
     async with workpool.AsyncClient(server.target) as client:
         await client.create_pool(POOL, max_parallelism=1_000)
         await scenarios.enqueue_throughput(client, POOL, BATCH, items)
@@ -56,6 +77,7 @@ async def _drain(
         async with scenarios.CompletionStream(channel, POOL) as stream:
             if profile is not None and py_spy is not None:
                 profiler = _start_profiler(py_spy, server.pid, profile)
+            cpu_before = _server_cpu_seconds(server)
             started = time.perf_counter()
             await asyncio.to_thread(workers.start, [server.metrics_url])
             seen = 0
@@ -63,7 +85,9 @@ async def _drain(
                 seen += 1
                 if seen == items:
                     break
-            return items / (time.perf_counter() - started)
+            rate = items / (time.perf_counter() - started)
+            cpu_used = _server_cpu_seconds(server) - cpu_before
+            return Figure(rate, cpu_used / items * 1e6)
     finally:
         if profiler is not None:
             _stop_profiler(profiler)
@@ -85,14 +109,14 @@ def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
 
 def _run_once(
     folder: Path, items: int, profile: Path | None, py_spy: str | None
-) -> tuple[float, float]:
+) -> tuple[Figure, Figure]:
     figures = []
     for name in ("enqueue", "drain"):
         server = ServerProcess(f"sqlite:///{folder / name}.db", folder / f"{name}.log")
         server.start()
         try:
             if name == "enqueue":
-                figures.append(asyncio.run(_enqueue(server.target, items)))
+                figures.append(asyncio.run(_enqueue(server, items)))
             else:
                 figures.append(asyncio.run(_drain(server, items, profile, py_spy)))
         finally:
@@ -117,29 +141,31 @@ def main() -> None:
             parser.error(f"--py-spy {options.py_spy!r} not found: install py-spy")
         options.profile_dir.mkdir(parents=True, exist_ok=True)
 
-    enqueue_rates: list[float] = []
-    drain_rates: list[float] = []
+    enqueues: list[Figure] = []
+    drains: list[Figure] = []
     for repetition in range(options.repetitions):
         profile = None
         if options.profile_dir is not None:
             profile = options.profile_dir / f"drain-{repetition}.txt"
         with tempfile.TemporaryDirectory(prefix="workpool-hotpath-") as folder:
             enqueue, drain = _run_once(Path(folder), options.items, profile, py_spy)
-        enqueue_rates.append(enqueue)
-        drain_rates.append(drain)
-        print(f"run {repetition + 1}: enqueue {enqueue:,.0f}/s, drain {drain:,.0f}/s")
-
-    print(
-        json.dumps(
-            {
-                "items": options.items,
-                "enqueue_median": round(statistics.median(enqueue_rates)),
-                "drain_median": round(statistics.median(drain_rates)),
-                "enqueue": [round(value) for value in enqueue_rates],
-                "drain": [round(value) for value in drain_rates],
-            }
+        enqueues.append(enqueue)
+        drains.append(drain)
+        print(
+            f"run {repetition + 1}: enqueue {enqueue.rate:,.0f}/s "
+            f"({enqueue.cpu_us:.0f} us CPU/item), drain {drain.rate:,.0f}/s "
+            f"({drain.cpu_us:.0f} us CPU/item)"
         )
-    )
+
+    summary = {"items": options.items}
+    for name, figures in (("enqueue", enqueues), ("drain", drains)):
+        rates = [figure.rate for figure in figures]
+        costs = [figure.cpu_us for figure in figures]
+        summary[f"{name}_items_per_second"] = [round(rate) for rate in rates]
+        summary[f"{name}_median"] = round(statistics.median(rates))
+        summary[f"{name}_server_cpu_us_per_item"] = [round(cost, 1) for cost in costs]
+        summary[f"{name}_cpu_median"] = round(statistics.median(costs), 1)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
