@@ -4,7 +4,7 @@ Two figures per repetition, each on a new server and database file:
 
 - enqueue: ``EnqueueBatch`` calls of 1,000 no-op items, no workers;
 - drain: the same number of items enqueued first, then one worker process of
-  capacity 64 started; the time runs from the worker's start until a
+  capacity 64 started. The time runs from the worker's start until a
   ``WatchCompletions`` subscriber has received every completion.
 
 Each figure comes with the server process's CPU time (user plus system, all

@@ -11,8 +11,8 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _WORK_ID = re.compile(r"^wk_[0-7][0-9ABCDEFGHJKMNPQRSTVWXYZ]{25}$")
 
 
-# Every pair of digits, indexed by the 10 bits it encodes: one lookup per two
-# digits halves the Python steps of an id, which every enqueued item pays.
+# Every pair of digits, indexed by the 10 bits it encodes. One lookup per two
+# digits halves the Python steps of each id, and every enqueued item needs one.
 _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
 
 

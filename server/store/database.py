@@ -245,9 +245,9 @@ class Writer:
 def _resolve_all(group: list[_Operation], outcomes: list[tuple[bool, Any]]) -> None:
     """Hand each operation's outcome to its event loop, in commit order.
 
-    One callback per loop carries the whole group. Each cross-thread call
-    wakes the loop through its self-pipe, which cost more CPU than a row's
-    write when every operation made its own.
+    One callback per loop carries the whole group, because each cross-thread
+    call writes to the loop's self-pipe, a system call per operation when
+    every operation had its own callback.
     """
     by_loop: dict[asyncio.AbstractEventLoop, list] = {}
     for operation, (ok, value) in zip(group, outcomes, strict=True):
