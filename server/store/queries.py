@@ -350,10 +350,33 @@ def enqueue(tx: Tx, pool_name: str, items: Sequence[NewWork]) -> list[tuple[str,
         results.append((work_id, False))
 
     if rows:
+        _drop_unset_columns(rows)
         tx.connection.execute(_INSERT_WORK, rows)
         tx.effects.count(tx.effects.enqueued, pool_name, len(rows))
         tx.effects.wake_dispatch = True
     return results
+
+
+# Nullable work columns without a default that most enqueues leave empty.
+_OPTIONAL_COLUMNS = (
+    "on_complete_function",
+    "on_complete_context",
+    "idempotency_key",
+    "concurrency_key",
+    "attempt_timeout_us",
+)
+
+
+def _drop_unset_columns(rows: list[dict]) -> None:
+    """Leave out optional columns that no row of the batch sets.
+
+    The database stores NULL for them either way, and each column left out
+    is one parameter less for SQLAlchemy to process per row.
+    """
+    for name in _OPTIONAL_COLUMNS:
+        if all(row[name] is None for row in rows):
+            for row in rows:
+                del row[name]
 
 
 def _existing_keys(tx: Tx, pool_name: str, items: Sequence[NewWork]) -> dict[str, str]:
