@@ -248,9 +248,12 @@ def _code_of(context: grpc.aio.ServicerContext, error: BaseException | None) -> 
 
 def _wrap_handler(handler: Any, metrics: Metrics, labels: tuple[str, str, str]) -> Any:
     def count_requests(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        # The labelled child is looked up once per call, not per message.
+        received = metrics.grpc_received.labels(*labels)
+
         async def counted() -> AsyncIterator[Any]:
             async for request in requests:
-                metrics.grpc_received.labels(*labels).inc()
+                received.inc()
                 yield request
 
         return counted()
@@ -292,10 +295,11 @@ def _wrap_handler(handler: Any, metrics: Metrics, labels: tuple[str, str, str]) 
         else:
             metrics.grpc_received.labels(*labels).inc()
         started = time.perf_counter()
+        sent = metrics.grpc_sent.labels(*labels)
         error: BaseException | None = None
         try:
             async for response in streaming_inner(request, context):
-                metrics.grpc_sent.labels(*labels).inc()
+                sent.inc()
                 yield response
         except BaseException as caught:
             error = caught

@@ -203,8 +203,7 @@ class Writer:
                     continue
                 self._fail_group(group, error)
                 return
-            for operation, (ok, value) in zip(group, outcomes, strict=True):
-                _resolve(operation, ok, value)
+            _resolve_all(group, outcomes)
             return
 
     def _try_group(self, group: list[_Operation]) -> list[tuple[bool, Any]]:
@@ -225,8 +224,7 @@ class Writer:
             error = UnavailableError(
                 "the database is busy or unreachable: retry the call"
             )
-        for operation in group:
-            _resolve(operation, False, error)
+        _resolve_all(group, [(False, error)] * len(group))
 
     @staticmethod
     def _run_one(connection: Connection, operation: _Operation) -> tuple[bool, Any]:
@@ -250,26 +248,42 @@ class Writer:
         return True, value
 
 
-def _resolve(operation: _Operation, ok: bool, value: Any) -> None:
-    def apply() -> None:
-        result = value
-        if ok and operation.on_commit is not None:
-            try:
-                result = operation.on_commit(value)
-            except Exception as error:  # noqa: BLE001 - reported to the caller
-                logger.error(
-                    "post-commit step failed",
-                    extra={"event": "on_commit_failed"},
-                    exc_info=True,
-                )
-                if not operation.future.done():
-                    operation.future.set_exception(error)
-                return
-        if operation.future.done():
-            return
-        if ok:
-            operation.future.set_result(result)
-        else:
-            operation.future.set_exception(value)
+def _resolve_all(group: list[_Operation], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand each operation's outcome to its event loop, in commit order.
 
-    operation.loop.call_soon_threadsafe(apply)
+    One callback per loop carries the whole group, because each cross-thread
+    call writes to the loop's self-pipe, a system call per operation when
+    every operation had its own callback.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for operation, (ok, value) in zip(group, outcomes, strict=True):
+        by_loop.setdefault(operation.loop, []).append((operation, ok, value))
+    for loop, resolutions in by_loop.items():
+        loop.call_soon_threadsafe(_apply_resolutions, resolutions)
+
+
+def _apply_resolutions(resolutions: list[tuple[_Operation, bool, Any]]) -> None:
+    for operation, ok, value in resolutions:
+        _apply_resolution(operation, ok, value)
+
+
+def _apply_resolution(operation: _Operation, ok: bool, value: Any) -> None:
+    result = value
+    if ok and operation.on_commit is not None:
+        try:
+            result = operation.on_commit(value)
+        except Exception as error:  # noqa: BLE001 - reported to the caller
+            logger.error(
+                "post-commit step failed",
+                extra={"event": "on_commit_failed"},
+                exc_info=True,
+            )
+            if not operation.future.done():
+                operation.future.set_exception(error)
+            return
+    if operation.future.done():
+        return
+    if ok:
+        operation.future.set_result(result)
+    else:
+        operation.future.set_exception(value)
