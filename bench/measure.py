@@ -13,6 +13,7 @@ from demo.services import LOOPBACK
 # Time a drain gets to show its first completion before the measurement
 # fails: workers must pick up a backlog within it.
 _FIRST_COMPLETION_TIMEOUT_SECONDS = 60.0
+_POLL_SECONDS = 1.0
 
 
 def wait_for_port(
@@ -81,7 +82,9 @@ def drain_rates(
     for _ in range(windows):
         window_end = started + window_seconds
         while time.monotonic() < window_end:
-            time.sleep(min(0.1, max(0.0, window_end - time.monotonic())))
+            # Reading the count costs the server a metrics scrape, so it
+            # is read about once a second.
+            time.sleep(min(_POLL_SECONDS, max(0.0, window_end - time.monotonic())))
             if completed() >= total:
                 break
         now = time.monotonic()

@@ -72,7 +72,9 @@ def summarize(raw: Path) -> str:
     samples = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        # Some frame names in the server's recordings contain a line break,
+        # which splits a stack over two lines. Such a stack is left out.
+        if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = stack.split(";")
@@ -82,6 +84,8 @@ def summarize(raw: Path) -> str:
             total[frame] += count
     if not samples:
         return f"{raw.name}: no samples\n"
+    # py-spy leaves out threads it finds idle, so the shares are of the
+    # samples of busy threads.
     lines = [f"{raw.stem}: {samples} samples at {SAMPLES_PER_SECOND} Hz", "", "self:"]
     for frame, count in own.most_common(TOP_FRAMES):
         lines.append(f"  {100 * count / samples:5.1f} %  {frame}")
