@@ -122,12 +122,12 @@ def run(
 
     step("floors", run_floors)
     step("enqueue", workpool_bench.bench_enqueue)
-    if chosen & {"steady", "fan-out"}:
+    if chosen & {"steady", "fan-out", "retry-storm"}:
         chosen.add("drain")
     # The caps run on the server and workers of the largest drain.
     run_cap = "parallelism-cap" in chosen and "drain" in chosen
     step("drain", workpool_bench.bench_drain, run_cap)
-    # Steady and fan-out load is a share of this drain rate.
+    # Steady, fan-out and retry-storm load is a share of this drain rate.
     steady_workers = workpool_bench.workers_variant(workpool_bench.STEADY_WORKERS)
     drain_rate = results.median("drain", steady_workers) or options.drain_rate
     step("start-latency", workpool_bench.bench_start_latency)
@@ -135,7 +135,7 @@ def run(
     step("fan-out", workpool_bench.bench_fan_out, drain_rate)
     if not run_cap:
         step("parallelism-cap", workpool_bench.bench_cap)
-    step("retry-storm", workpool_bench.bench_retry_storm)
+    step("retry-storm", workpool_bench.bench_retry_storm, drain_rate)
     step("backlog-depth", workpool_bench.bench_backlog)
     step("postgres", workpool_bench.bench_postgres)
     step("peers", peers.run_all)

@@ -29,7 +29,6 @@ class Sizes:
     fanout_subscribers: tuple[int, ...]
     caps: tuple[int, ...]
     cap_seconds: float
-    retry_items: int
     backlog_depths: tuple[int, ...]
     finished_rows: int
     backlog_drain_items: int
@@ -53,21 +52,20 @@ FULL = Sizes(
     batch_items={100: 10_000, 1_000: 30_000},
     drain_items=200_000,
     drain_workers=(1, 8, 64),
-    window_seconds=4.0,
+    window_seconds=3.0,
     steady_levels=(0.25, 0.5, 0.75, 0.9),
-    steady_seconds=4.0,
+    steady_seconds=3.0,
     steady_warmup_seconds=1.0,
     latency_items=300,
     fanout_subscribers=(1, 10, 100),
     caps=(1, 8, 64),
     cap_seconds=2.0,
-    retry_items=10_000,
     backlog_depths=(0, 100_000, 1_000_000),
     finished_rows=1_000_000,
     backlog_drain_items=50_000,
     postgres_items=20_000,
     postgres_replicas=(1, 2, 3),
-    peer_drain_items={"celery": 20_000, "bullmq": 250_000, "temporal": 512},
+    peer_drain_items={"celery": 20_000, "bullmq": 200_000, "temporal": 512},
     peer_drain_workers=(1, 8, 64),
     grpc_unary_calls=64 * 100,
     grpc_batch_items=50_000,
@@ -91,7 +89,6 @@ QUICK = Sizes(
     fanout_subscribers=(1, 10, 100),
     caps=(1, 8, 64),
     cap_seconds=1.0,
-    retry_items=3_000,
     backlog_depths=(0, 10_000, 100_000),
     finished_rows=100_000,
     backlog_drain_items=10_000,

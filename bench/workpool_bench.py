@@ -52,6 +52,9 @@ PRELOAD_TIMEOUT_SECONDS = 1_800.0
 WORKER_CAPACITY = 64
 POOL_PARALLELISM = 1_000
 MAX_BATCH = 10_000
+# How often the benchmark reads the completion count from /metrics while it
+# waits for a pool to finish; each read costs the server a scrape.
+COMPLETION_POLL_SECONDS = 0.5
 BACKLOG_FUNCTION = "bench.backlog"
 STEADY_WORKERS = 8
 # 6 is a multiple of every replica count, so each replica serves as many
@@ -241,7 +244,7 @@ def drain_backlog(
     while wait_for_all and completed() < items:
         if time.monotonic() > deadline:
             raise TimeoutError(f"pool {pool} did not finish {items:,} items")
-        time.sleep(0.1)
+        time.sleep(COMPLETION_POLL_SECONDS)
     return rates
 
 
@@ -621,7 +624,7 @@ def run_caps(target: str, metrics_url: str, sizes: Sizes) -> None:
             while completed_items([metrics_url], pool) < items:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"pool {pool} did not finish {items} items")
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(COMPLETION_POLL_SECONDS)
 
     for cap in sizes.caps:
         for repetition in range(sizes.repetitions):
@@ -683,92 +686,126 @@ def bench_cap(folder: Path, sizes: Sizes, results: Results) -> None:
 # Retry storm
 
 
-async def _sample_ready_at(
-    client: workpool.AsyncClient, ids: list[str], stop: asyncio.Event
+def _flaky_items(count: int, chooser: random.Random) -> list[workpool.WorkItem]:
+    return [
+        workpool.WorkItem(
+            function=FLAKY_FUNCTION,
+            args={"fail_attempts": 2 if chooser.random() < RETRY_FAILING_SHARE else 0},
+        )
+        for _ in range(count)
+    ]
+
+
+async def _retry_storm(
+    client: workpool.AsyncClient,
+    pool: str,
+    metrics_url: str,
+    rate: float,
+    seconds: float,
+    chooser: random.Random,
 ) -> dict[tuple[str, int], int]:
-    """Poll StatusBatch; return the ready_at seen per (work_id, next attempt)."""
+    """Offer ``rate`` flaky items/s for ``seconds``; return the sampled ready_at.
+
+    Items go out every 10 ms as in ``open_loop``. The first 200 items that
+    are planned to fail are polled while they back off.
+    """
+    sampled: list[str] = []
+    stop = asyncio.Event()
     ready: dict[tuple[str, int], int] = {}
-    while not stop.is_set():
-        for status in await client.status_batch(ids):
-            if (
-                status.state == workpool.WorkState.PENDING
-                and status.previous_attempts > 0
-                and status.ready_at is not None
-            ):
-                ready[(status.work_id, status.previous_attempts + 1)] = _micros(
-                    status.ready_at
-                )
-        await asyncio.sleep(RETRY_POLL_SECONDS)
+
+    async def poll() -> None:
+        while not stop.is_set():
+            if sampled:
+                for status in await client.status_batch(list(sampled)):
+                    if (
+                        status.state == workpool.WorkState.PENDING
+                        and status.previous_attempts > 0
+                        and status.ready_at is not None
+                    ):
+                        key = (status.work_id, status.previous_attempts + 1)
+                        ready[key] = _micros(status.ready_at)
+            await asyncio.sleep(RETRY_POLL_SECONDS)
+
+    async def send(count: int) -> None:
+        items = _flaky_items(count, chooser)
+        ids = await client.enqueue_batch(pool, items)
+        for work_id, item in zip(ids, items, strict=True):
+            if item.args["fail_attempts"] and len(sampled) < RETRY_SAMPLED_ITEMS:
+                sampled.append(work_id)
+
+    poller = asyncio.create_task(poll())
+    started = time.perf_counter()
+    sent = 0
+    calls: list[asyncio.Task[None]] = []
+    while (elapsed := time.perf_counter() - started) < seconds:
+        owed = int(rate * elapsed) - sent
+        if owed > 0:
+            calls.append(asyncio.create_task(send(owed)))
+            sent += owed
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*calls)
+
+    deadline = time.monotonic() + MEASUREMENT_TIMEOUT_SECONDS
+    while completed_items([metrics_url], pool) < sent:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pool {pool} did not finish its {sent} items")
+        await asyncio.sleep(COMPLETION_POLL_SECONDS)
+    stop.set()
+    await poller
     return ready
 
 
-def bench_retry_storm(folder: Path, sizes: Sizes, results: Results) -> None:
+def bench_retry_storm(
+    folder: Path, sizes: Sizes, results: Results, drain_rate: float
+) -> None:
+    """Offer 50 % of ``drain_rate`` of items of which 30 % fail twice.
+
+    The figures are the lateness of the sampled retries (start minus
+    ready_at) and the rate at which first attempts start while the load is
+    offered, which the ratio compares with the offered rate.
+    """
+    rate = 0.5 * drain_rate
     print(
-        f"Workpool: retry storm, {sizes.retry_items:,} items, "
+        f"Workpool: retry storm at {rate:,.0f} items/s, "
         f"{RETRY_FAILING_SHARE:.0%} fail twice",
         flush=True,
     )
     records = folder / "retry-records"
-    records.mkdir(exist_ok=True)
     chooser = random.Random(7)
+    pools = [f"retry-{run}" for run in range(sizes.repetitions)]
 
-    async def run_one(target: str, pool: str) -> dict[tuple[str, int], int]:
+    async def run_all(target: str, metrics_url: str) -> list[dict]:
         async with workpool.AsyncClient(target) as client:
-            await _create_paused_pool(client, pool, RETRY_POLICY)
-            items = [
-                workpool.WorkItem(
-                    function=FLAKY_FUNCTION,
-                    args={
-                        "fail_attempts": 2
-                        if chooser.random() < RETRY_FAILING_SHARE
-                        else 0
-                    },
+            for pool in pools:
+                await client.create_pool(
+                    pool,
+                    max_parallelism=POOL_PARALLELISM,
+                    retry_by_default=True,
+                    default_retry=RETRY_POLICY,
                 )
-                for _ in range(sizes.retry_items)
-            ]
-            ids: list[str] = []
-            for offset in range(0, len(items), MAX_BATCH):
-                ids += await client.enqueue_batch(
-                    pool, items[offset : offset + MAX_BATCH]
+            return [
+                await _retry_storm(
+                    client, pool, metrics_url, rate, sizes.steady_seconds, chooser
                 )
-            failing = [
-                work_id
-                for work_id, item in zip(ids, items, strict=True)
-                if item.args["fail_attempts"]
+                for pool in pools
             ]
-            sampled = failing[:RETRY_SAMPLED_ITEMS]
 
-            stop = asyncio.Event()
-            poller = asyncio.create_task(_sample_ready_at(client, sampled, stop))
-            await client.update_pool(pool, max_parallelism=POOL_PARALLELISM)
-            deadline = time.monotonic() + MEASUREMENT_TIMEOUT_SECONDS
-            while completed_items([metrics_url], pool) < len(items):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"pool {pool} did not finish its retry storm")
-                await asyncio.sleep(0.1)
-            stop.set()
-            return await poller
-
-    samples: list[tuple[str, dict[tuple[str, int], int]]] = []
     with running_server(folder, "retry") as server:
-        metrics_url = server.metrics_url
-        pools = [f"retry-{run}" for run in range(sizes.repetitions)]
         with (
             running_workers(
                 [server.target] * STEADY_WORKERS,
-                [metrics_url],
+                [server.metrics_url],
                 pools,
                 WORKER_CAPACITY,
                 records,
             ) as worker_set,
             profiled(server.pid, "retry-storm"),
         ):
-            for pool in pools:
-                samples.append((pool, asyncio.run(run_one(server.target, pool))))
+            samples = asyncio.run(run_all(server.target, server.metrics_url))
         record_files = worker_set.record_files
 
     attempts = read_attempts(record_files)
-    for pool, ready in samples:
+    for pool, ready in zip(pools, samples, strict=True):
         starts = {
             (work_id, attempt): start
             for name, work_id, attempt, start, _ in attempts
@@ -779,15 +816,15 @@ def bench_retry_storm(folder: Path, sizes: Sizes, results: Results) -> None:
             for key, ready_us in ready.items()
             if key in starts
         ]
+        if not lateness:
+            raise RuntimeError(f"no retry of pool {pool} was sampled")
         first = sorted(start for (_, attempt), start in starts.items() if attempt == 1)
-        rate = len(first) / ((first[-1] - first[0]) / 1e6)
-        results.add(
-            "retry-storm", "retry lateness p99", percentile(lateness, 0.99), "ms"
-        )
-        results.add(
-            "retry-storm", "retry lateness p50", percentile(lateness, 0.5), "ms"
-        )
-        results.add("retry-storm", "first-attempt throughput", rate, "items/s")
+        first_rate = len(first) / ((first[-1] - first[0]) / 1e6)
+        scenario = "retry-storm"
+        results.add(scenario, "retry lateness p99", percentile(lateness, 0.99), "ms")
+        results.add(scenario, "retry lateness p50", percentile(lateness, 0.5), "ms")
+        results.add(scenario, "first-attempt throughput", first_rate, "items/s")
+        results.add(scenario, "offered load", rate, "items/s")
 
 
 # Backlog depth
