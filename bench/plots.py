@@ -65,8 +65,9 @@ def latency(summary: dict, path: Path) -> None:
         if points:
             left.plot(*zip(*points, strict=True), marker="o", label=quantile)
     left.axhline(20, color="grey", linestyle="--", label="p99 target at 50 %")
+    left.set_yscale("log")
     left.set_xlabel("offered load, % of the drain rate with 8 workers")
-    left.set_ylabel("enqueue accepted to completion received, ms")
+    left.set_ylabel("enqueue accepted to completion received, ms (log)")
     left.set_title("Steady load")
     left.legend()
 

@@ -386,6 +386,8 @@ def markdown(summary: dict, name: str) -> str:
         f"{', '.join(map(str, meta['load_average_after']))}.",
         "",
     ]
+    if meta.get("interrupted"):
+        out += ["The run was interrupted: scenarios missing below were not run.", ""]
     versions = "; ".join(
         f"{peer}: "
         + ", ".join(f"{package} {version}" for package, version in found.items())

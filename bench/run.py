@@ -210,8 +210,9 @@ def main() -> int:
             else:
                 run(options, sizes, folder, results)
     except KeyboardInterrupt:
+        # The figures measured so far are still written, marked as partial.
         print("\nInterrupted; the benchmark stopped every process it started.")
-        return 130
+        meta["interrupted"] = True
 
     meta["duration_seconds"] = round(time.monotonic() - started)
     meta["load_average_after"] = load_average()
@@ -226,7 +227,7 @@ def main() -> int:
         f"\nLoad average at end: {meta['load_average_after']}. Wrote "
         f"{output.relative_to(ROOT)} after {meta['duration_seconds']} s"
     )
-    return 0
+    return 130 if meta.get("interrupted") else 0
 
 
 if __name__ == "__main__":
