@@ -54,6 +54,7 @@ def drain_rates(
     windows: int,
     window_seconds: float,
     warmup_seconds: float = 0.5,
+    on_window: Callable[[], None] | None = None,
 ) -> list[float]:
     """Return completions per second in consecutive windows of a drain.
 
@@ -63,7 +64,8 @@ def drain_rates(
     the backlog of ``total`` items is empty, and the last, shorter window
     then counts only if it lasted at least half a window. A backlog that
     empties before one window ends gives one rate, from the first
-    completion to the last.
+    completion to the last. ``on_window``, when given, is called when the
+    first window starts and after each window that counts.
     """
     deadline = time.monotonic() + _FIRST_COMPLETION_TIMEOUT_SECONDS
     while completed() == 0:
@@ -79,6 +81,8 @@ def drain_rates(
     rates: list[float] = []
     count = completed()
     started = time.monotonic()
+    if on_window is not None:
+        on_window()
     for _ in range(windows):
         window_end = started + window_seconds
         while time.monotonic() < window_end:
@@ -93,6 +97,8 @@ def drain_rates(
         if new_count >= total and elapsed < window_seconds / 2:
             break
         rates.append((new_count - count) / elapsed)
+        if on_window is not None:
+            on_window()
         count, started = new_count, now
         if count >= total:
             break

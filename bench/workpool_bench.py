@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -210,6 +210,7 @@ def drain_backlog(
     sizes: Sizes,
     *,
     wait_for_all: bool = False,
+    on_window: Callable[[], None] | None = None,
 ) -> list[float]:
     """Preload ``items`` no-ops into the paused pool, resume it, measure windows.
 
@@ -239,7 +240,13 @@ def drain_backlog(
         return completed_items(metrics_urls, pool) - baseline
 
     asyncio.run(resume())
-    rates = drain_rates(completed, items, sizes.repetitions, sizes.window_seconds)
+    rates = drain_rates(
+        completed,
+        items,
+        sizes.repetitions,
+        sizes.window_seconds,
+        on_window=on_window,
+    )
     deadline = time.monotonic() + MEASUREMENT_TIMEOUT_SECONDS
     while wait_for_all and completed() < items:
         if time.monotonic() > deadline:
@@ -954,8 +961,15 @@ def bench_postgres(folder: Path, sizes: Sizes, results: Results) -> None:
                         "servers": cpu.Group(tuple(server.pid for server in servers)),
                         "workers": cpu.Group(tuple(workers.pids)),
                     }
-                    before = cpu.sample(groups)
-                    started = time.monotonic()
+                    # One CPU reading per drain window, as a share of both
+                    # cores.
+                    samples: list[cpu.CpuSample] = []
+                    moments: list[float] = []
+
+                    def sample_cpu(groups=groups, samples=samples, moments=moments):
+                        samples.append(cpu.sample(groups))
+                        moments.append(time.monotonic())
+
                     with profiled(servers[0].pid, f"postgres-{count}"):
                         rates = drain_backlog(
                             servers[0].target,
@@ -963,22 +977,25 @@ def bench_postgres(folder: Path, sizes: Sizes, results: Results) -> None:
                             "drain",
                             sizes.postgres_items,
                             sizes,
+                            on_window=sample_cpu,
                         )
+                    for rate in rates:
+                        results.add("postgres", f"drain {variant}", rate, "items/s")
+
+                    for index in range(1, len(samples)):
+                        shares = cpu.shares(
+                            samples[index - 1],
+                            samples[index],
+                            moments[index] - moments[index - 1],
+                        )
+                        for group, share in shares.items():
+                            results.add(
+                                "postgres", f"cpu {variant} {group}", share, "% of CPU"
+                            )
+
                     # The items left stay pending in the paused pool while
                     # the steady load runs on another one.
                     _pause(servers[0].target, "drain")
-                    shares = cpu.shares(
-                        before, cpu.sample(groups), time.monotonic() - started
-                    )
-                    for rate in rates:
-                        results.add("postgres", f"drain {variant}", rate, "items/s")
-                    # One CPU reading per drain, from the start of the
-                    # preload to the end of the last window, as a share of
-                    # both cores.
-                    for group, share in shares.items():
-                        results.add(
-                            "postgres", f"cpu {variant} {group}", share, "% of CPU"
-                        )
 
                     _create_pool(servers[0].target, "steady")
                     steady_rate = 0.5 * statistics.median(rates)
