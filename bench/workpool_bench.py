@@ -1065,7 +1065,7 @@ def bench_soak(
                 )
                 minute = (step + 1) / 2
                 results.add("soak", "p99 by step", p99, "ms")
-                results.add("soak", "rss by step", _rss_bytes(pid) / 2**20, "MiB")
+                results.add("soak", "rss by step", _rss_bytes(pid) / 1e6, "MB")
                 print(
                     f"  minute {minute:g}: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
                     flush=True,

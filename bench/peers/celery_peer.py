@@ -8,6 +8,7 @@ Celery application is configured for that Redis before it is imported.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -73,8 +74,6 @@ def _call(redis_url: str, command: str, count: int) -> float:
 
 
 def _env(redis_url: str) -> dict[str, str]:
-    import os
-
     return {**os.environ, "BENCH_REDIS_URL": redis_url}
 
 
