@@ -14,7 +14,7 @@ BUF := $(BUF_DIR)/node_modules/.bin/buf
 BUF_STAMP := $(BUF_DIR)/node_modules/.installed
 
 # The benchmark's peers: the bench extra of pyproject.toml (Celery, Temporal,
-# matplotlib, py-spy) and BullMQ from bench/peers/bullmq/package-lock.json.
+# py-spy) and BullMQ from bench/peers/bullmq/package-lock.json.
 BENCH_STAMP := $(VENV)/.bench-installed
 BULLMQ_DIR := bench/peers/bullmq
 BULLMQ_STAMP := $(BULLMQ_DIR)/node_modules/.installed
