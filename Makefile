@@ -13,6 +13,12 @@ BUF_DIR := tools/buf
 BUF := $(BUF_DIR)/node_modules/.bin/buf
 BUF_STAMP := $(BUF_DIR)/node_modules/.installed
 
+# The benchmark's peers: the bench extra of pyproject.toml (Celery, Temporal,
+# py-spy) and BullMQ from bench/peers/bullmq/package-lock.json.
+BENCH_STAMP := $(VENV)/.bench-installed
+BULLMQ_DIR := bench/peers/bullmq
+BULLMQ_STAMP := $(BULLMQ_DIR)/node_modules/.installed
+
 # Input that `buf breaking` compares proto/ against. When unset, the check
 # uses the previous commit (HEAD~1), and it is skipped when there is no
 # previous commit or that commit has no proto/ or buf.yaml.
@@ -28,7 +34,7 @@ DEMO_ARGS ?=
 ALLOW_NO_TESTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest promtool demo bench bench-quick clean sdks sdk-typescript sdk-go sdk-java conformance test-faults
+.PHONY: help deps venv serve gen gen-sdks check-gen buf-lint lint test pytest promtool demo bench bench-quick bench-soak bench-deps clean sdks sdk-typescript sdk-go sdk-java conformance test-faults
 
 help:
 	@echo "Targets:"
@@ -49,8 +55,13 @@ help:
 	@echo "  promtool   install promtool into tools/promtool for the alert-rule tests"
 	@echo "  demo       run the demo, then keep it running until Ctrl-C"
 	@echo "             (DEMO_ARGS=--once exits after its checks)"
-	@echo "  bench      run the benchmark (bench/run.py), results in bench/results/"
-	@echo "  bench-quick  run the benchmark with fewer items (bench/run.py --quick)"
+	@echo "  bench      run the benchmark beside its floors and peers (bench/run.py),"
+	@echo "             about 20 minutes; writes bench/results/latest.json and the"
+	@echo "             tables and plots of docs/benchmarks.md"
+	@echo "  bench-quick  a shorter run (about 8 minutes) to bench/results/quick.json"
+	@echo "  bench-soak   30 minutes of steady load to bench/results/soak.json"
+	@echo "  bench-deps   install the benchmark's peers: redis-server (apt, as root),"
+	@echo "             the bench extra into .venv, BullMQ with npm ci"
 	@echo "  clean      remove .venv, tools/buf/node_modules, build output and caches"
 
 deps: venv $(BUF_STAMP)
@@ -129,12 +140,40 @@ pytest: venv
 demo: venv
 	$(VENV)/bin/python -m demo $(DEMO_ARGS)
 
-bench: venv
+bench: bench-deps
 	$(VENV)/bin/python bench/run.py
 
-# Fewer runs and items and a backlog of 100,000; about 1.5 minutes on 2 cores.
-bench-quick: venv
+# 3 repetitions instead of 5, fewer items and smaller backlog depths.
+bench-quick: bench-deps
 	$(VENV)/bin/python bench/run.py --quick
+
+bench-soak: bench-deps
+	$(VENV)/bin/python bench/run.py --soak 30
+
+# redis-server comes from Debian. Without root or apt-get the Celery and BullMQ
+# peers are skipped, and the run says so.
+bench-deps: $(BENCH_STAMP) $(BULLMQ_STAMP)
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; \
+	  else \
+	    echo "bench-deps: redis-server is missing and this is not root with apt-get;" \
+	      "the Celery and BullMQ peers will be skipped"; \
+	  fi; \
+	fi
+
+$(BENCH_STAMP): $(VENV_STAMP) pyproject.toml
+	$(VENV)/bin/python -m pip install -e sdk/python -e '.[dev,bench]'
+	touch $@
+
+# Without npm the BullMQ peer is skipped, and the run says so. --ignore-scripts
+# skips the native build of msgpackr-extract; msgpackr then runs in JavaScript.
+$(BULLMQ_STAMP): $(BULLMQ_DIR)/package.json $(BULLMQ_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(BULLMQ_DIR) && npm ci --ignore-scripts && touch node_modules/.installed; \
+	else \
+	  echo "bench-deps: npm not found; the BullMQ peer will be skipped"; \
+	fi
 
 # Leaves workpool.db and other data files alone.
 clean:

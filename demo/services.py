@@ -49,15 +49,27 @@ def workpool_command() -> Path:
 
 
 class WorkpoolProcess:
-    """A ``workpool serve`` subprocess on 127.0.0.1 with its own SQLite file."""
+    """A ``workpool serve`` subprocess on 127.0.0.1.
+
+    It opens its own SQLite file ``folder / database_name`` unless
+    ``database_url`` names another database, such as a PostgreSQL one that
+    several processes share.
+    """
 
     def __init__(
-        self, folder: Path, *, database_name: str, log_level: str = "INFO"
+        self,
+        folder: Path,
+        *,
+        database_name: str,
+        log_level: str = "INFO",
+        database_url: str | None = None,
+        log_name: str = "server.log",
     ) -> None:
         self.port = free_port()
         self.http_port = free_port()
         self.database = folder / database_name
-        self.log_path = folder / "server.log"
+        self.database_url = database_url or f"sqlite:///{self.database}"
+        self.log_path = folder / log_name
         self._log_level = log_level
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -73,13 +85,18 @@ class WorkpoolProcess:
     def dashboard_url(self) -> str:
         return f"http://{LOOPBACK}:{self.http_port}/"
 
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the Workpool server is not started")
+        return self._process.pid
+
     def start(self, ready_timeout: float = 20.0) -> None:
         """Start the server and wait until a ListPools call succeeds."""
         command = [
             str(workpool_command()),
             "serve",
             "--database-url",
-            f"sqlite:///{self.database}",
+            self.database_url,
             "--listen",
             self.target,
             "--http-listen",
