@@ -16,6 +16,10 @@ MAX_PARALLELISM_LIMIT = 100_000
 MAX_SCHEDULE_AHEAD_US = 366 * 24 * 3600 * 1_000_000
 MAX_STATUS_TTL_US = 3650 * 24 * 3600 * 1_000_000
 MAX_ERROR_CHARS = 16 * 1024
+# Deepest nesting of lists and structs in a payload. It keeps every message
+# that carries a payload (a worker's result inside its request, say) well
+# below protobuf's recursion limit of 100 nested messages.
+MAX_VALUE_DEPTH = 32
 MAX_WORKER_NAME = 256
 MAX_WORKER_CAPACITY = 10_000
 

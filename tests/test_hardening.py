@@ -165,6 +165,73 @@ async def test_oversized_result_fails_only_its_item(stubs, pool):
     await worker.close()
 
 
+def nested_list(levels: int) -> struct_pb2.Value:
+    """Return a Value of `levels` lists, each inside the previous one."""
+    value = struct_pb2.Value(string_value="leaf")
+    for _ in range(levels):
+        outer = struct_pb2.Value()
+        outer.list_value.values.append(value)
+        value = outer
+    return value
+
+
+async def test_args_nested_past_limit_rejected(stubs, pool):
+    async def enqueue(levels: int):
+        return stubs.workpool.Enqueue(
+            workpool_service_pb2.EnqueueRequest(
+                pool=pool,
+                work=types_pb2.WorkSpec(function="f", args=nested_list(levels)),
+            )
+        )
+
+    accepted = await (await enqueue(32))
+    error = await rejected(await enqueue(33))
+
+    assert accepted.work_id
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(error) == ["work.args"]
+    assert "deeper than 32 levels" in error.details()
+
+
+async def test_deep_result_fails_only_its_item(stubs, pool):
+    """A return value nested past the limit fails its item for good, and the
+    worker's stream and its other items go on."""
+    work_ids = []
+    for index in range(2):
+        response = await stubs.workpool.Enqueue(
+            workpool_service_pb2.EnqueueRequest(
+                pool=pool,
+                work=types_pb2.WorkSpec(function="f", idempotency_key=f"d{index}"),
+            )
+        )
+        work_ids.append(response.work_id)
+
+    def respond(started) -> worker_service_pb2.AttemptSuccess:
+        levels = 40 if started.work_id == work_ids[0] else 2
+        return worker_service_pb2.AttemptSuccess(return_value=nested_list(levels))
+
+    worker = await ScriptedWorker(
+        stubs.worker, [pool], ["f"], capacity=2, respond=respond
+    ).start()
+
+    async def statuses():
+        response = await stubs.workpool.StatusBatch(
+            workpool_service_pb2.StatusBatchRequest(work_ids=work_ids)
+        )
+        return response.statuses
+
+    async def all_finished() -> bool:
+        return all(s.state == types_pb2.WORK_STATE_FINISHED for s in await statuses())
+
+    await eventually(all_finished)
+    deep, shallow = await statuses()
+
+    assert "deeper than 32 levels" in deep.result.failure.error
+    assert deep.result.failure.non_retryable
+    assert shallow.result.HasField("success")
+    await worker.close()
+
+
 async def test_second_server_on_busy_port_fails(spawn_server):
     first = spawn_server()
     await first.wait_ready()

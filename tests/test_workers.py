@@ -6,11 +6,13 @@ judged by the fake clock, so one expires only when a test advances the clock.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import grpc
 import pytest
 
+import workpool
 from tests.conftest import eventually, logged_completions
 from workpool import ResultKind, WorkState
 from workpool.v1 import worker_service_pb2, worker_service_pb2_grpc
@@ -225,3 +227,43 @@ async def test_same_name_reconnect_cannot_touch_old_lease(
     assert finished.state is WorkState.FINISHED
     assert finished.result is not None
     assert finished.result.return_value == "retried"
+
+
+async def test_sdk_worker_fails_too_deep_return_value_alone(workpool_client, target):
+    """A handler's value nested past the limit fails its own item; the worker
+    keeps its stream and runs the next item."""
+    await workpool_client.create_pool("nesting")
+    worker = workpool.Worker(target, pools=["nesting"], capacity=2)
+
+    @worker.handler("deep")
+    async def deep(context, args):
+        value: list = []
+        for _ in range(60):
+            value = [value]
+        return value
+
+    @worker.handler("shallow")
+    async def shallow(context, args):
+        return [[1]]
+
+    deep_id = await workpool_client.enqueue("nesting", "deep")
+    shallow_id = await workpool_client.enqueue("nesting", "shallow")
+    task = asyncio.create_task(worker.run_async())
+    try:
+
+        async def both_finished() -> bool:
+            statuses = await workpool_client.status_batch([deep_id, shallow_id])
+            return all(s.state is WorkState.FINISHED for s in statuses)
+
+        await eventually(both_finished, message="both items to finish")
+    finally:
+        await worker.stop()
+        await task
+
+    deep_status, shallow_status = await workpool_client.status_batch(
+        [deep_id, shallow_id]
+    )
+    assert deep_status.result.kind is ResultKind.FAILURE
+    assert "deeper than 32 levels" in deep_status.result.error
+    assert deep_status.previous_attempts == 1
+    assert shallow_status.result.return_value == [[1]]

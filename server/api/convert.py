@@ -56,6 +56,7 @@ from workpool_server.limits import (
     MAX_PRIORITY,
     MAX_SCHEDULE_AHEAD_US,
     MAX_STATUS_TTL_US,
+    MAX_VALUE_DEPTH,
     MAX_WORKER_CAPACITY,
     MAX_WORKER_NAME,
     POOL_NAME_RULE,
@@ -157,6 +158,14 @@ def payload_bytes(
     if not present:
         return None
     data = message.SerializeToString()
+    # Each level of nesting takes at least 4 bytes (a Value and its list or
+    # struct, each with a tag and a length), so short payloads need no walk.
+    if len(data) > 4 * MAX_VALUE_DEPTH and _depth(message) > MAX_VALUE_DEPTH:
+        raise invalid(
+            field,
+            f"nests lists and objects deeper than {MAX_VALUE_DEPTH} levels: "
+            "flatten it or send the nested part as a JSON string",
+        )
     if _may_hold_non_finite(data) and _has_non_finite(message):
         raise invalid(
             field,
@@ -182,6 +191,22 @@ _NON_FINITE_TAIL = re.compile(rb"[\xf0-\xff][\x7f\xff]")
 
 def _may_hold_non_finite(data: bytes) -> bool:
     return _NON_FINITE_TAIL.search(data) is not None
+
+
+def _depth(value: struct_pb2.Value) -> int:
+    """Return the deepest nesting of lists and structs in `value`."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        kind = current.WhichOneof("kind")
+        if kind == "struct_value":
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in current.struct_value.fields.values())
+        elif kind == "list_value":
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in current.list_value.values)
+    return deepest
 
 
 def _has_non_finite(value: struct_pb2.Value) -> bool:

@@ -188,10 +188,16 @@ async def run_crash_loop(
                 return all(s.state is workpool.WorkState.FINISHED for s in statuses)
 
             await eventually(all_finished, timeout=90, message="every item finished")
+            # Each item and each follow-up adds one log entry when it
+            # finishes, so the log is complete at twice the item count.
+            # Waiting only for the follow-up rows let the last follow-ups
+            # finish after `head` was read.
             await eventually(
-                lambda: _database_rows(database_url)[2] >= len(work_ids),
-                timeout=30,
-                message="a follow-up item for every item",
+                lambda: (
+                    sum(_database_rows(database_url)[0].values()) >= 2 * len(work_ids)
+                ),
+                timeout=60,
+                message="a finished follow-up for every item",
             )
             statuses = await client.status_batch(work_ids)
 
@@ -230,6 +236,7 @@ async def run_crash_loop(
         assert status.state is workpool.WorkState.FINISHED
         assert status.result is not None
         assert status.result.succeeded
+    assert head == 2 * len(work_ids)
     assert subscriber.sequences == list(range(1, head + 1))
 
     return {

@@ -182,7 +182,14 @@ async def run_handler(
         result.failure.non_retryable = True
         return result
 
-    result.success.return_value.CopyFrom(return_value)
+    try:
+        result.success.return_value.CopyFrom(return_value)
+    except Exception as error:
+        # protobuf refuses some values that to_value built, such as ones past
+        # its recursion limit. Reporting the failure keeps the worker going.
+        logger.warning("Handler returned a value protobuf rejects", extra=log_extra)
+        result.failure.error = _error_message(error)
+        result.failure.non_retryable = True
     return result
 
 
@@ -215,6 +222,18 @@ def _continuation_result(
         result.failure.non_retryable = True
         return result
     result.continuation.args.CopyFrom(args)
+    return result
+
+
+def failure_result(
+    context: WorkContext, error: BaseException
+) -> worker_service_pb2.AttemptResult:
+    """Return a failure report of the attempt in `context`, for errors raised
+    outside the handler."""
+    result = worker_service_pb2.AttemptResult(
+        work_id=context.work_id, attempt=context.attempt
+    )
+    result.failure.error = _error_message(error)
     return result
 
 

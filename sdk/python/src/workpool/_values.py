@@ -67,7 +67,12 @@ def _from_number(number: float) -> int | float:
     return number
 
 
-def _fill_value(value: struct_pb2.Value, obj: Any, path: str) -> None:
+# Deepest nesting of lists and mappings the server accepts. Deeper values
+# would also pass protobuf's recursion limit inside the worker's messages.
+MAX_DEPTH = 32
+
+
+def _fill_value(value: struct_pb2.Value, obj: Any, path: str, depth: int = 0) -> None:
     # bool is tested before int because bool is a subclass of int.
     if obj is None:
         value.null_value = struct_pb2.NULL_VALUE
@@ -79,13 +84,18 @@ def _fill_value(value: struct_pb2.Value, obj: Any, path: str) -> None:
         value.number_value = _check_finite(obj, path)
     elif isinstance(obj, str):
         value.string_value = obj
+    elif isinstance(obj, Mapping | list | tuple) and depth >= MAX_DEPTH:
+        raise ValueError(
+            f"{path} nests lists and mappings deeper than {MAX_DEPTH} levels, "
+            "the server's limit: flatten it or send it as a JSON string"
+        )
     elif isinstance(obj, Mapping):
-        _fill_struct(value.struct_value, obj, path)
+        _fill_struct(value.struct_value, obj, path, depth + 1)
     elif isinstance(obj, list | tuple):
         list_value = value.list_value
         list_value.SetInParent()
         for index, item in enumerate(obj):
-            _fill_value(list_value.values.add(), item, f"{path}[{index}]")
+            _fill_value(list_value.values.add(), item, f"{path}[{index}]", depth + 1)
     else:
         raise TypeError(
             f"{path} has type {type(obj).__name__} ({obj!r}), which is not "
@@ -95,7 +105,7 @@ def _fill_value(value: struct_pb2.Value, obj: Any, path: str) -> None:
 
 
 def _fill_struct(
-    struct: struct_pb2.Struct, mapping: Mapping[Any, Any], path: str
+    struct: struct_pb2.Struct, mapping: Mapping[Any, Any], path: str, depth: int
 ) -> None:
     struct.SetInParent()
     for key, item in mapping.items():
@@ -104,7 +114,7 @@ def _fill_struct(
                 f"{path} has the key {key!r} of type {type(key).__name__}; "
                 "mapping keys must be str, so convert the key with str() first"
             )
-        _fill_value(struct.fields[key], item, f"{path}[{key!r}]")
+        _fill_value(struct.fields[key], item, f"{path}[{key!r}]", depth)
 
 
 def _int_to_double(number: int, path: str) -> float:

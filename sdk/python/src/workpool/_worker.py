@@ -31,6 +31,7 @@ from workpool._handlers import (
     RegisteredHandler,
     WorkContext,
     completion_handler,
+    failure_result,
     register_handler,
     run_handler,
 )
@@ -560,6 +561,14 @@ class Worker:
                 # An attempt that waited for a slot may have lost its stream.
                 if not attempt.session.closed and not attempt.lease_lost:
                     result = await self._run_traced(attempt, raw_args)
+        except Exception as error:
+            # A bug here must fail this attempt alone: without a result the
+            # slot and the credit would never come back.
+            logger.exception(
+                "Attempt failed inside the worker",
+                extra={"work_id": attempt.context.work_id},
+            )
+            result = failure_result(attempt.context, error)
         finally:
             self._attempts.discard(attempt)
             attempt.session.running.pop(attempt.key, None)
