@@ -29,6 +29,7 @@ from workpool_server.api.workpool_service import WorkpoolServicer
 from workpool_server.clock import Clock, SystemClock
 from workpool_server.config import ServerConfig
 from workpool_server.engine.engine import Engine, EngineSettings
+from workpool_server.errors import WorkpoolError
 from workpool_server.http import HttpServer, start_http_server
 from workpool_server.metrics import GrpcMetricsInterceptor, Metrics
 from workpool_server.security import (
@@ -154,8 +155,15 @@ async def start_server(
     if not sqlite:
         engine.enable_replication(sqlalchemy_url(config.database_url))
     engine.tracing = create_tracing(config.tracing, tracer_provider)
-    for pool in config.pools:
-        await engine.put_pool(pool)
+    try:
+        for pool in config.pools:
+            await engine.put_pool(pool)
+    except WorkpoolError:
+        # A [[pools]] entry the store rejects, such as a parent that is not
+        # declared: stop the writer so the error reaches the caller alone.
+        await engine.close()
+        writer.stop()
+        raise
     if sqlite:
         # One process owns a SQLite file, so every lease still held was
         # handed out by an earlier process whose streams are gone.
@@ -231,25 +239,44 @@ async def start_server(
             server,
         )
 
-    if tls_files is not None:
-        port = server.add_secure_port(config.listen, server_credentials(tls_files))
-    else:
-        port = server.add_insecure_port(config.listen)
+    try:
+        if tls_files is not None:
+            credentials = server_credentials(tls_files)
+            port = server.add_secure_port(config.listen, credentials)
+        else:
+            port = server.add_insecure_port(config.listen)
+    except RuntimeError:
+        # grpcio raises RuntimeError where older versions returned port 0.
+        port = 0
     if port == 0:
-        raise OSError(f"listen: cannot bind {config.listen}")
+        await engine.close()
+        writer.stop()
+        raise OSError(
+            f"listen: cannot bind {config.listen}: the port is in use or the "
+            "address is not one of this host's"
+        )
     await server.start()
     _warn_if_exposed(config)
 
     http_server = None
     http_port = None
     if config.http_listen:
-        http_server = start_http_server(
-            config.http_listen,
-            engine,
-            metrics.registry,
-            asyncio.get_running_loop(),
-            tokens=TokenTable(config.tokens),
-        )
+        try:
+            http_server = start_http_server(
+                config.http_listen,
+                engine,
+                metrics.registry,
+                asyncio.get_running_loop(),
+                tokens=TokenTable(config.tokens),
+            )
+        except OSError as error:
+            await server.stop(0)
+            await engine.close()
+            writer.stop()
+            raise OSError(
+                f"http_listen: cannot bind {config.http_listen}: {error.strerror}; "
+                "choose a free port, or an empty value to turn HTTP off"
+            ) from None
         http_port = http_server.server_port
 
     logger.info(

@@ -22,6 +22,7 @@ from workpool_server.cli_bulk import (
     read_work_ids,
 )
 from workpool_server.config import ConfigError, load_config, parse_duration_us
+from workpool_server.errors import WorkpoolError
 from workpool_server.security import ROLES, TlsSetupError, hash_token, new_token
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -295,9 +296,12 @@ def _run_token(options: argparse.Namespace) -> int:
 
     token = new_token()
     roles = ", ".join(f'"{role}"' for role in dict.fromkeys(options.roles))
+    # Only the entry goes to stdout, so that `>> workpool.toml` appends it.
     print(f"token: {token}", file=sys.stderr)
-    print("Give the token to its user; the server's config needs only:")
-    print()
+    print(
+        "Give the token to its user; add the entry below to the server's config.",
+        file=sys.stderr,
+    )
     print("[[tokens]]")
     print(f"name = {json.dumps(options.name)}")
     print(f'sha256 = "{hash_token(token)}"')
@@ -326,6 +330,10 @@ def _serve(options: argparse.Namespace) -> int:
         pass
     except TlsSetupError as error:
         print(f"workpool: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    except WorkpoolError as error:
+        # Raised while the [[pools]] of the config file are created.
+        print(f"workpool: invalid configuration: pools: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"workpool: cannot start: {error}", file=sys.stderr)

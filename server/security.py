@@ -270,20 +270,31 @@ class _CertificateReloader:
         with self._lock:
             try:
                 stamp = self._read_stamp()
-                if stamp == self._stamp:
-                    return None
-                configuration = self._load()
             except OSError as error:
-                # A rotation that replaces files one by one can be caught
-                # half way; keep serving with the current certificate.
-                logger.warning(
-                    "tls reload failed",
-                    extra={"event": "tls_reload_failed", "error": str(error)},
-                )
+                return self._keep_current(error)
+            if stamp == self._stamp:
                 return None
+            # The files are tried once per change: a failed set is not read
+            # again on every handshake, and the next change is.
             self._stamp = stamp
+            try:
+                # gRPC would take an unusable key and fail each handshake,
+                # so the files are loaded with Python's ssl module first.
+                check_tls_files(self._files)
+                configuration = self._load()
+            except (OSError, TlsSetupError) as error:
+                return self._keep_current(error)
         logger.info("tls certificate reloaded", extra={"event": "tls_reloaded"})
         return configuration
+
+    def _keep_current(self, error: Exception) -> None:
+        # A rotation that replaces files one by one can be caught half way;
+        # the server keeps serving with the current certificate.
+        logger.warning(
+            "tls reload failed",
+            extra={"event": "tls_reload_failed", "error": str(error)},
+        )
+        return None
 
 
 class TlsSetupError(ValueError):

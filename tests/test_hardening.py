@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import subprocess
 
 import grpc
@@ -296,3 +297,43 @@ def test_cli_rejects_bad_input_cleanly(tmp_path, arguments):
 
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_start_errors_name_the_setting(tmp_path):
+    """Busy ports and a [[pools]] entry the store rejects end the start with
+    one line naming the setting, not a traceback."""
+    config = tmp_path / "workpool.toml"
+    config.write_text('[[pools]]\nname = "child"\nparent = "missing"\n')
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+
+        def serve(*flags: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [
+                    WORKPOOL_COMMAND,
+                    "serve",
+                    "--database-url",
+                    f"sqlite:///{tmp_path / 'workpool.db'}",
+                    *flags,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        grpc_busy = serve("--listen", taken, "--http-listen", "")
+        http_busy = serve("--listen", "127.0.0.1:0", "--http-listen", taken)
+        orphan = serve(
+            "--listen", "127.0.0.1:0", "--http-listen", "", "--config", str(config)
+        )
+
+    assert grpc_busy.returncode == 1
+    assert f"listen: cannot bind {taken}" in grpc_busy.stderr
+    assert http_busy.returncode == 1
+    assert f"http_listen: cannot bind {taken}" in http_busy.stderr
+    assert orphan.returncode == 2
+    assert "pools: pool.parent: pool 'missing' not found" in orphan.stderr
+    for completed in (grpc_busy, http_busy, orphan):
+        assert "Traceback" not in completed.stderr

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import subprocess
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -179,6 +180,29 @@ async def test_replaced_certificate_files_serve_new_connections(
         timeout=5,
     ) as outdated:
         await assert_unavailable(outdated)
+
+
+async def test_unusable_replacement_keeps_current_certificate(
+    start, authority, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="workpool_server.security")
+    issued = authority.issue_server()
+    server = await start(
+        tls_cert_file=str(issued.cert_file), tls_key_file=str(issued.key_file)
+    )
+    mismatched = Authority(tmp_path, "other").issue_server()
+
+    os.replace(mismatched.key_file, issued.key_file)
+
+    async with workpool.AsyncClient(
+        target(server),
+        credentials=workpool.tls_credentials(ca_file=authority.cert_file),
+        timeout=10,
+    ) as client:
+        assert [pool.name for pool in await client.list_pools()] == ["default"]
+    failures = [r for r in caplog.records if r.event == "tls_reload_failed"]
+    assert len(failures) == 1
+    assert "tls_cert_file, tls_key_file" in failures[0].error
 
 
 async def test_bad_tls_files_name_the_setting(start, authority, tmp_path):
@@ -489,3 +513,17 @@ async def test_cli_connects_with_tls_and_a_token(start, authority):
     listed = await asyncio.to_thread(run, "pools", "list", token=ADMIN_TOKEN)
     assert listed.returncode == 0, listed.stderr
     assert "default" in listed.stdout
+
+
+def test_token_create_prints_only_the_entry_on_stdout():
+    created = subprocess.run(
+        [WORKPOOL_COMMAND, "token", "create", "--name", "ops", "--role", "admin"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    [entry] = tomllib.loads(created.stdout)["tokens"]
+    token = created.stderr.splitlines()[0].removeprefix("token: ")
+    assert created.returncode == 0
+    assert entry == {"name": "ops", "sha256": hash_token(token), "roles": ["admin"]}
