@@ -50,6 +50,10 @@ def _json_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError(
+            "invalid JSON: nested too deeply; the server accepts 32 levels"
+        ) from None
 
 
 # Help for each `workpool serve` flag; every setting of the server has one.

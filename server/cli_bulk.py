@@ -17,6 +17,10 @@ from workpool_server.config import ConfigError, parse_duration_us
 # Items per EnqueueBatch call. Each call is its own transaction, so a failure
 # leaves the earlier chunks enqueued.
 ENQUEUE_CHUNK = 1_000
+# Ids per StatusBatch call, and the most ids a watch filters on the server
+# (its limit is 1,000); a longer list is filtered here instead.
+STATUS_CHUNK = 1_000
+WATCH_FILTER_IDS = 1_000
 # How often `watch --work-ids-file` rereads the status of the ids it still
 # waits for. The completion stream reports finishes at once; the reread only
 # catches items that finished before the stream opened.
@@ -186,7 +190,12 @@ def follow_work_ids(
             failed += 1
 
     def recheck() -> None:
-        statuses = client.status_batch(sorted(waiting))
+        ids = sorted(waiting)
+        statuses = [
+            status
+            for start in range(0, len(ids), STATUS_CHUNK)
+            for status in client.status_batch(ids[start : start + STATUS_CHUNK])
+        ]
         missing = [
             s.work_id for s in statuses if s.state is workpool.WorkState.NOT_FOUND
         ]
@@ -198,7 +207,9 @@ def follow_work_ids(
 
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
-    completions = client.watch_completions(work_ids=list(waiting))
+    # Completions of other items are dropped below, by the `waiting` check.
+    filtered = list(waiting) if len(waiting) <= WATCH_FILTER_IDS else []
+    completions = client.watch_completions(work_ids=filtered)
     reader = threading.Thread(
         target=_pump, args=(completions, events, stop), daemon=True
     )

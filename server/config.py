@@ -129,7 +129,20 @@ class ServerConfig:
             "completion_buffer",
         ):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be 1 or more")
+                raise ConfigError(
+                    f"{name}: must be 1 or more, got {getattr(self, name)}"
+                )
+        if self.max_pool_labels < 0:
+            raise ConfigError(
+                f"max_pool_labels: must be 0 or more, got {self.max_pool_labels}"
+            )
+        names = [pool.name for pool in self.pools]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ConfigError(
+                    f"pools[{index}].name: pool {name!r} is declared twice; "
+                    "merge the two [[pools]] entries"
+                )
         if self.max_payload_bytes * 2 + 4096 > self.max_message_bytes:
             raise ConfigError(
                 "max_message_bytes: must exceed twice max_payload_bytes, so that an "

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import WORKPOOL_COMMAND, eventually
-from workpool import NonRetryableError, Worker
+from workpool import AsyncClient, NonRetryableError, Worker, WorkItem
 
 
 def _cli(target: str, *arguments: str) -> subprocess.CompletedProcess:
@@ -279,6 +279,25 @@ async def test_watch_ids_file_until_finished(cli_target, tmp_path):
     assert progress[-1] == "finished 3/3, failed 1"
     printed = _json_lines(stdout)
     assert {line["work_id"] for line in printed} <= set(work_ids)
+
+
+async def test_watch_ids_file_longer_than_one_batch(cli_target, tmp_path):
+    """More ids than one StatusBatch or watch filter takes, all finished."""
+    async with AsyncClient(cli_target) as client:
+        await client.create_pool("many", max_parallelism=0)
+        work_ids = []
+        for _ in range(2):
+            items = [WorkItem("f", {"n": n}) for n in range(1_000)]
+            work_ids += await client.enqueue_batch("many", items)
+        await client.cancel_all("many")
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(work_ids) + "\n")
+
+    done = await asyncio.to_thread(
+        _cli, cli_target, "watch", "--work-ids-file", str(ids_file)
+    )
+
+    assert done.returncode == 0, done.stderr
 
 
 async def test_watch_ids_file_unknown_id(cli_target, tmp_path):

@@ -91,6 +91,8 @@ async def test_flag_beats_env_beats_file(
         ([], {}, 'lease_time = "5s"\n', "lease_time"),
         ([], {}, "[[pools]]\nmax_parallelism = 2\n", "pools[0].name"),
         ([], {"WORKPOOL_TRACING": "jaeger"}, "", "tracing"),
+        ([], {"WORKPOOL_MAX_POOL_LABELS": "-3"}, "", "max_pool_labels"),
+        ([], {}, '[[pools]]\nname = "a"\n[[pools]]\nname = "a"\n', "pools[1].name"),
     ],
     ids=[
         "flag-short-lease",
@@ -101,6 +103,8 @@ async def test_flag_beats_env_beats_file(
         "file-unknown-key",
         "file-pool-without-name",
         "env-unknown-tracing-mode",
+        "env-negative-labels",
+        "file-pool-twice",
     ],
 )
 def test_invalid_setting_exits_with_2(tmp_path, flags, env, config_text, setting):

@@ -226,8 +226,13 @@ async def test_pause_and_resume_pool(base_url, workpool_client):
     ("body", "expected"),
     [
         pytest.param({}, "is required", id="missing"),
-        pytest.param({"max_parallelism": "4"}, "is required", id="string"),
-        pytest.param({"max_parallelism": True}, "is required", id="bool"),
+        pytest.param(
+            {"max_parallelism": "4"}, 'a whole number such as 4, got "4"', id="string"
+        ),
+        pytest.param(
+            {"max_parallelism": True}, "a whole number such as 4, got true", id="bool"
+        ),
+        pytest.param({"max_parallelism": 2.5}, "got 2.5", id="fraction"),
         pytest.param({"max_parallelism": -1}, "between 0", id="negative"),
         pytest.param({"max_parallelism": 100_001}, "between 0", id="too-large"),
         pytest.param([4], "is required", id="not-an-object"),

@@ -282,8 +282,16 @@ def test_config_pool_limits_enforced(tmp_path, pool_table, setting):
         ["pools", "create", "x", "--max-parallelism", "-1"],
         ["serve", "--log-level", "LOUD"],
         ["watch", "--count", "-1"],
+        ["enqueue", "p", "f", "[" * 5000 + "]" * 5000],
     ],
-    ids=["nan-args", "zero-attempts", "negative-parallelism", "bad-level", "count"],
+    ids=[
+        "nan-args",
+        "zero-attempts",
+        "negative-parallelism",
+        "bad-level",
+        "count",
+        "deep-json",
+    ],
 )
 def test_cli_rejects_bad_input_cleanly(tmp_path, arguments):
     completed = subprocess.run(

@@ -108,7 +108,7 @@ def _gate_reason(facts: WaitFacts) -> Explanation | None:
     if facts.running_count >= limit and facts.parent_idle <= 0:
         return Explanation(
             WaitReason.POOL_AT_LIMIT,
-            f"pool {status.pool!r} runs {facts.running_count} items, its "
+            f"pool {status.pool!r} runs {_count(facts.running_count, 'item')}, its "
             f"max_parallelism of {limit}; the item starts when one finishes",
             status,
             running_work_ids=tuple(facts.running_ids),
@@ -122,9 +122,10 @@ def _gate_reason(facts: WaitFacts) -> Explanation | None:
     ):
         return Explanation(
             WaitReason.KEY_AT_LIMIT,
-            f"{facts.key_running_count} items with concurrency key "
-            f"{status.concurrency_key!r} run, the pool's max_per_key of "
-            f"{pool.max_per_key}; the item starts when one finishes",
+            f"{_count(facts.key_running_count, 'item')} with concurrency key "
+            f"{status.concurrency_key!r} "
+            f"{'runs' if facts.key_running_count == 1 else 'run'}, the pool's "
+            f"max_per_key of {pool.max_per_key}; the item starts when one finishes",
             status,
             running_work_ids=tuple(facts.key_running_ids),
         )
@@ -137,6 +138,11 @@ def _gate_reason(facts: WaitFacts) -> Explanation | None:
             until_us=facts.next_token_us,
         )
     return None
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 item" or "3 items"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _worker_reason(facts: WaitFacts, sessions: Iterable[WorkerSession]) -> Explanation:
@@ -158,13 +164,16 @@ def _worker_reason(facts: WaitFacts, sessions: Iterable[WorkerSession]) -> Expla
     if all(session.credits <= 0 for session in serving):
         return Explanation(
             WaitReason.WORKERS_BUSY,
-            f"{len(serving)} connected workers serve {status.function!r}, and "
+            f"{_count(len(serving), 'connected worker')} "
+            f"{'serves' if len(serving) == 1 else 'serve'} "
+            f"{status.function!r}, and "
             "none has a free slot",
             status,
         )
     return Explanation(
         WaitReason.QUEUED,
-        f"ready; {facts.ahead_count} earlier items of {status.function!r} start first",
+        f"ready; {_count(facts.ahead_count, 'earlier item')} of {status.function!r} "
+        "start first",
         status,
         ahead_count=facts.ahead_count,
     )

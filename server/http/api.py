@@ -7,6 +7,7 @@ WorkpoolError that `error_status` maps to an HTTP status.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from typing import Any
 
@@ -128,12 +129,17 @@ async def set_parallelism(engine: Engine, name: str, body: Any) -> Reply:
     if not is_pool_name(name):
         raise invalid("name", f"invalid pool name {name[:140]!r}: {POOL_NAME_RULE}")
     value = body.get("max_parallelism") if isinstance(body, dict) else None
-    # bool is a subclass of int in Python, and true is not a limit.
-    if not isinstance(value, int) or isinstance(value, bool):
+    if value is None:
         raise invalid(
             "max_parallelism",
             "is required: send a JSON object such as "
             '{"max_parallelism": 4}, 0 to pause the pool',
+        )
+    # bool is a subclass of int in Python, and true is not a limit.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid(
+            "max_parallelism",
+            f"must be a whole number such as 4, got {json.dumps(value)[:40]}",
         )
     if not 0 <= value <= MAX_PARALLELISM_LIMIT:
         raise invalid(

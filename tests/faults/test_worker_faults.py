@@ -105,6 +105,10 @@ async def test_worker_killed_mid_attempt_retried(fault_setup, figures):
     doomed = workers.start()
     work_id = await client.enqueue(POOL, "task", {"mode": "hold"})
     await _wait_state(client, work_id, workpool.WorkState.RUNNING, 0)
+    # RUNNING means leased; the handler records its start a moment later.
+    await eventually(
+        lambda: (work_id, 1) in workers.runs(), message="the handler to start"
+    )
 
     doomed.kill()
     lost = await _wait_state(client, work_id, workpool.WorkState.PENDING, 1)
@@ -127,6 +131,9 @@ async def test_hung_worker_late_result_refused(fault_setup, figures):
     hung = workers.start()
     work_id = await client.enqueue(POOL, "task", {"mode": "hang", "seconds": 3})
     await _wait_state(client, work_id, workpool.WorkState.RUNNING, 0)
+    await eventually(
+        lambda: (work_id, 1) in workers.runs(), message="the handler to start"
+    )
 
     # SIGSTOP freezes the process: its connection stays open, but no
     # heartbeat goes out, so the 2 s lease expires.
