@@ -441,6 +441,10 @@ def _enqueue(client: Any, options: argparse.Namespace) -> int:
         print("workpool: enqueue needs FUNCTION or --file FILE", file=sys.stderr)
         return 2
 
+    conflict = _enqueue_conflict(options)
+    if conflict is not None:
+        print(f"workpool: {conflict}", file=sys.stderr)
+        return 2
     retry: Any = {"default": None, "yes": True, "no": False}[options.retry]
     if options.max_attempts is not None:
         retry = workpool.RetryPolicy(max_attempts=options.max_attempts)
@@ -461,6 +465,15 @@ def _enqueue(client: Any, options: argparse.Namespace) -> int:
     )
     _print({"work_id": work_id})
     return 0
+
+
+def _enqueue_conflict(options: argparse.Namespace) -> str | None:
+    """Return why the enqueue flags contradict each other, or None."""
+    if options.context is not None and not options.on_complete:
+        return "--context needs --on-complete FUNCTION, which receives it"
+    if options.max_attempts is not None and options.retry == "no":
+        return "--max-attempts contradicts --retry no; pass one of them"
+    return None
 
 
 def _watch(client: Any, options: argparse.Namespace) -> int:

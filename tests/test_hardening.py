@@ -283,6 +283,8 @@ def test_config_pool_limits_enforced(tmp_path, pool_table, setting):
         ["serve", "--log-level", "LOUD"],
         ["watch", "--count", "-1"],
         ["enqueue", "p", "f", "[" * 5000 + "]" * 5000],
+        ["enqueue", "p", "f", "--context", "{}"],
+        ["enqueue", "p", "f", "--retry", "no", "--max-attempts", "3"],
     ],
     ids=[
         "nan-args",
@@ -291,6 +293,8 @@ def test_config_pool_limits_enforced(tmp_path, pool_table, setting):
         "bad-level",
         "count",
         "deep-json",
+        "context-without-follow-up",
+        "attempts-without-retry",
     ],
 )
 def test_cli_rejects_bad_input_cleanly(tmp_path, arguments):
