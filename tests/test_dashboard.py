@@ -599,6 +599,15 @@ async def test_browser_pool_page(base_url, busy_pools, browser, tmp_path):
         )
 
     await run(browser.open, base_url + "/")
+    await eventually(
+        lambda: run(
+            browser.run,
+            "return document.querySelector('tr[data-pool=\"emails\"] td.name a')"
+            " !== null;",
+        ),
+        timeout=15,
+        message="the pools table to render",
+    )
     await run(browser.click, 'tr[data-pool="emails"] td.name a')
     await eventually(failure_cells, timeout=15, message="the recent failures table")
 
