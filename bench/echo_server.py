@@ -1,4 +1,4 @@
-"""A bare grpc.aio server that answers with canned Workpool messages.
+"""A bare grpc.aio server that replies with canned Workpool messages.
 
 It is the benchmark's gRPC floor: the same messages and the same grpcio
 version as the Workpool server, with no validation and no database, so the

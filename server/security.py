@@ -303,8 +303,8 @@ class TlsSetupError(ValueError):
 
 
 def check_tls_files(files: TlsFiles) -> None:
-    """Load the files once with Python's ssl module, so that a bad setup is
-    reported by setting name at start. gRPC itself only fails to bind."""
+    """Load the files once with Python's ssl module and raise TlsSetupError
+    naming the setting, because gRPC reports a bad file only as a failed bind."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(files.cert_file, files.key_file)

@@ -46,7 +46,7 @@ SERVICE_NAME = "workpool-server"
 TRACE_HEADERS = ("traceparent", "tracestate")
 # Size of the work.trace_context column. A context that does not fit keeps its
 # traceparent and drops its tracestate, which W3C Trace Context lets a
-# system truncate (it asks for at least 512 characters to be kept).
+# system truncate (it requires keeping at least 512 characters).
 MAX_STORED_CONTEXT = 1024
 # Dispatch contexts kept for the completion spans of running attempts. An
 # attempt whose result never reaches this process (lease expiry, another

@@ -116,7 +116,7 @@ async def test_running_items_finish_while_open(
     status = await workpool_client.status(ids[4])
     assert status.result.succeeded
 
-    # The retries are due after 1 s, but the open breaker holds them.
+    # The retries are due after 1 s, but the open breaker keeps them waiting.
     fake_clock.advance(timedelta(seconds=2))
     explanation = await workpool_client.explain(ids[0])
     assert explanation.reason is WaitReason.CIRCUIT_OPEN

@@ -39,7 +39,7 @@ def _start_times(url: str, pool: str) -> list[int]:
 
 async def test_replicas_share_rate_limit(spawn_server, database_url):
     """40 items at 20 per second with a burst of 2 over three replicas: no
-    span of time holds more starts than the bucket allows."""
+    span of time contains more starts than the bucket allows."""
     replicas = await _start_replicas(spawn_server, database_url)
     client = workpool.AsyncClient(replicas[0].target)
     per_second, burst = 20.0, 2
@@ -83,7 +83,7 @@ async def test_replicas_share_rate_limit(spawn_server, database_url):
 
 
 async def test_timeout_cancel_crosses_replicas(spawn_server, database_url):
-    """The replica that holds the worker stream is stopped while the attempt
+    """The replica that serves the worker stream is stopped while the attempt
     times out, so another replica ends it and the cancel reaches the worker
     through LISTEN/NOTIFY."""
     replicas = await _start_replicas(spawn_server, database_url, count=2)

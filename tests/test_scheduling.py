@@ -193,13 +193,13 @@ async def test_busy_pool_leaves_slots_for_quiet(workpool_client, scripted_worker
     assert pool.stats.pending_count == 20_000 - 20 - 3
 
 
-async def test_busy_pool_with_priorities_and_keys_leaves_slots_for_quiet(
+async def test_keyed_busy_pool_leaves_slots_for_quiet(
     workpool_client, scripted_workers
 ):
     """Priorities and keys order work within a pool, not across pools.
 
     A quiet item of the lowest priority still starts at the next free slot
-    while the busy pool holds high-priority work of many keys.
+    while the busy pool has high-priority work of many keys waiting.
     """
     await workpool_client.create_pool("bulk", max_parallelism=20, max_per_key=4)
     await workpool_client.create_pool("interactive", max_parallelism=2)

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="workpool-conformance-"))
     try:
         # Scenarios run over TLS with a bearer token, so that every SDK's
-        # TLS and token settings are exercised; the flows and the README
+        # TLS and token settings are exercised. The flows and the README
         # examples use a plaintext server, as a first try on loopback does.
         with Server(workdir / "secure", secure=True) as secure:
             summaries = [
@@ -210,7 +210,8 @@ class Server:
     """A workpool server on a free loopback port with a fresh SQLite file.
 
     A secure server serves TLS with a new CA's certificate and accepts one
-    new token with every role; `environment` tells clients how to connect.
+    new token with every role. `environment` contains the variables that
+    clients read to connect.
     """
 
     def __init__(self, workdir: Path, secure: bool = False) -> None:

@@ -434,7 +434,7 @@ async def test_enqueue_storm_sheds_load(spawn_server, connections, figures):
     shed = [e for e in errors if e.code() is grpc.StatusCode.UNAVAILABLE]
     # NOTE: CANCELLED comes from gRPC core (1.85), which sheds calls that the
     # Python server has not picked up yet once about 1,000 are pending
-    # (grpc.server.max_pending_requests). A storm of 900 calls sees none.
+    # (grpc.server.max_pending_requests). A storm of 900 calls gets none.
     canceled = [e for e in errors if e.code() is grpc.StatusCode.CANCELLED]
     assert stored
     assert len(shed) + len(canceled) == len(errors)

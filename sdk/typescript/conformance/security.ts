@@ -1,12 +1,12 @@
-// How runners connect: TLS when WORKPOOL_CA_FILE names the CA's PEM file, and
-// a bearer token when WORKPOOL_TOKEN is set. The orchestrator sets both for
-// the scenarios and neither for the cross-language flows.
+// Connection settings of the runners: TLS when WORKPOOL_CA_FILE names the
+// CA's PEM file, and a bearer token when WORKPOOL_TOKEN is set. The
+// orchestrator sets both for the scenarios and neither for the flows.
 
 import { readFileSync } from "node:fs";
 
 import type { ConnectionOptions } from "../src/index.js";
 
-/** The address to dial: an https URL when TLS is on. */
+/** Returns the address to dial: an https URL when TLS is on. */
 export function serverAddress(server: string): string {
   return process.env.WORKPOOL_CA_FILE ? `https://${server}` : server;
 }

@@ -17,8 +17,8 @@ function $(id) {
   return document.getElementById(id);
 }
 
-// A server with tokens answers 401 without one and 403 when the token lacks
-// the admin role; the token then lives in this tab's session storage only.
+// A server with tokens returns 401 without one, and 403 when the token lacks
+// the admin role. The token is then kept in this tab's session storage only.
 const TOKEN_KEY = "workpool-token";
 
 async function callApi(method, path, body) {

@@ -390,7 +390,7 @@ type WorkSpec struct {
 	// Waiting raises it by one per pool priority_aging, so low priority
 	// cannot starve.
 	Priority int32 `protobuf:"varint,10,opt,name=priority,proto3" json:"priority,omitempty"`
-	// Longest time one attempt may run before the server sends the worker a
+	// Maximum time one attempt may run before the server sends the worker a
 	// cancel request and ends the attempt as a timeout failure, retried per
 	// the item's policy. Unset applies the pool's default_attempt_timeout.
 	AttemptTimeout *durationpb.Duration `protobuf:"bytes,11,opt,name=attempt_timeout,json=attemptTimeout,proto3" json:"attempt_timeout,omitempty"`
@@ -985,7 +985,7 @@ type AttemptRecord struct {
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Time the attempt ended, unset while it runs.
 	EndedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
-	// How the attempt ended.
+	// Outcome of the attempt.
 	Outcome AttemptOutcome `protobuf:"varint,6,opt,name=outcome,proto3,enum=workpool.v1.AttemptOutcome" json:"outcome,omitempty"`
 	// Error text of a failed, lost, expired or canceled attempt, empty after a
 	// success.
@@ -1407,7 +1407,7 @@ type CircuitBreaker struct {
 	FailureRate float64 `protobuf:"fixed64,1,opt,name=failure_rate,json=failureRate,proto3" json:"failure_rate,omitempty"`
 	// Span of recent attempts the rate is computed over. Unset means 60 s.
 	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
-	// Fewest attempts in the window before the rate counts. Unset or 0 means
+	// Minimum attempts in the window before the rate counts. Unset or 0 means
 	// 10.
 	MinAttempts int32 `protobuf:"varint,3,opt,name=min_attempts,json=minAttempts,proto3" json:"min_attempts,omitempty"`
 	// Time the breaker stays open before one probe attempt may start. Unset

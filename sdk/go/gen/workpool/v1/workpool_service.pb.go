@@ -50,10 +50,10 @@ const (
 	// max_per_key items with the same concurrency_key run already;
 	// running_work_ids lists them.
 	WaitReason_WAIT_REASON_KEY_AT_LIMIT WaitReason = 10
-	// The pool's rate limit has no token left; until says when the next one
+	// The pool's rate limit has no token left; until is when the next one
 	// comes.
 	WaitReason_WAIT_REASON_RATE_LIMITED WaitReason = 11
-	// The pool's circuit breaker is open; until says when a probe may start.
+	// The pool's circuit breaker is open; until is when a probe may start.
 	WaitReason_WAIT_REASON_CIRCUIT_OPEN WaitReason = 12
 )
 

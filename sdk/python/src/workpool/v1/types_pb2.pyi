@@ -290,7 +290,7 @@ class WorkSpec(_message.Message):
 
     @_builtins.property
     def attempt_timeout(self) -> _duration_pb2.Duration:
-        """Longest time one attempt may run before the server sends the worker a
+        """Maximum time one attempt may run before the server sends the worker a
         cancel request and ends the attempt as a timeout failure, retried per
         the item's policy. Unset applies the pool's default_attempt_timeout.
         """
@@ -542,7 +542,7 @@ class AttemptRecord(_message.Message):
     worker_name: _builtins.str
     """Name the worker gave in its hello, empty when it gave none."""
     outcome: Global___AttemptOutcome.ValueType
-    """How the attempt ended."""
+    """Outcome of the attempt."""
     error: _builtins.str
     """Error text of a failed, lost, expired or canceled attempt, empty after a
     success.
@@ -775,7 +775,7 @@ class CircuitBreaker(_message.Message):
     breaker.
     """
     min_attempts: _builtins.int
-    """Fewest attempts in the window before the rate counts. Unset or 0 means
+    """Minimum attempts in the window before the rate counts. Unset or 0 means
     10.
     """
     @_builtins.property

@@ -54,11 +54,11 @@ class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason
     running_work_ids lists them.
     """
     WAIT_REASON_RATE_LIMITED: _WaitReason.ValueType  # 11
-    """The pool's rate limit has no token left; until says when the next one
+    """The pool's rate limit has no token left; until is when the next one
     comes.
     """
     WAIT_REASON_CIRCUIT_OPEN: _WaitReason.ValueType  # 12
-    """The pool's circuit breaker is open; until says when a probe may start."""
+    """The pool's circuit breaker is open; until is when a probe may start."""
 
 class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
     """WaitReason is the reason a work item is not running now."""
@@ -90,11 +90,11 @@ WAIT_REASON_KEY_AT_LIMIT: WaitReason.ValueType  # 10
 running_work_ids lists them.
 """
 WAIT_REASON_RATE_LIMITED: WaitReason.ValueType  # 11
-"""The pool's rate limit has no token left; until says when the next one
+"""The pool's rate limit has no token left; until is when the next one
 comes.
 """
 WAIT_REASON_CIRCUIT_OPEN: WaitReason.ValueType  # 12
-"""The pool's circuit breaker is open; until says when a probe may start."""
+"""The pool's circuit breaker is open; until is when a probe may start."""
 Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
 
 class _CancelOutcome:

@@ -192,7 +192,7 @@ export type WorkSpec = Message<"workpool.v1.WorkSpec"> & {
   priority: number;
 
   /**
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    *
@@ -475,7 +475,7 @@ export type AttemptRecord = Message<"workpool.v1.AttemptRecord"> & {
   endedAt?: Timestamp | undefined;
 
   /**
-   * How the attempt ended.
+   * Outcome of the attempt.
    *
    * @generated from field: workpool.v1.AttemptOutcome outcome = 6;
    */
@@ -730,7 +730,7 @@ export type CircuitBreaker = Message<"workpool.v1.CircuitBreaker"> & {
   window?: Duration | undefined;
 
   /**
-   * Fewest attempts in the window before the rate counts. Unset or 0 means
+   * Minimum attempts in the window before the rate counts. Unset or 0 means
    * 10.
    *
    * @generated from field: int32 min_attempts = 3;

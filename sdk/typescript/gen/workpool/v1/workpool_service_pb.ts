@@ -568,7 +568,7 @@ export enum WaitReason {
   KEY_AT_LIMIT = 10,
 
   /**
-   * The pool's rate limit has no token left; until says when the next one
+   * The pool's rate limit has no token left; until is when the next one
    * comes.
    *
    * @generated from enum value: WAIT_REASON_RATE_LIMITED = 11;
@@ -576,7 +576,7 @@ export enum WaitReason {
   RATE_LIMITED = 11,
 
   /**
-   * The pool's circuit breaker is open; until says when a probe may start.
+   * The pool's circuit breaker is open; until is when a probe may start.
    *
    * @generated from enum value: WAIT_REASON_CIRCUIT_OPEN = 12;
    */

@@ -238,7 +238,7 @@ private static final long serialVersionUID = 0L;
   private int outcome_ = 0;
   /**
    * <pre>
-   * How the attempt ended.
+   * Outcome of the attempt.
    * </pre>
    *
    * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -249,7 +249,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * How the attempt ended.
+   * Outcome of the attempt.
    * </pre>
    *
    * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -1361,7 +1361,7 @@ private static final long serialVersionUID = 0L;
     private int outcome_ = 0;
     /**
      * <pre>
-     * How the attempt ended.
+     * Outcome of the attempt.
      * </pre>
      *
      * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -1372,7 +1372,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the attempt ended.
+     * Outcome of the attempt.
      * </pre>
      *
      * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -1387,7 +1387,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the attempt ended.
+     * Outcome of the attempt.
      * </pre>
      *
      * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -1400,7 +1400,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the attempt ended.
+     * Outcome of the attempt.
      * </pre>
      *
      * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -1418,7 +1418,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How the attempt ended.
+     * Outcome of the attempt.
      * </pre>
      *
      * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>

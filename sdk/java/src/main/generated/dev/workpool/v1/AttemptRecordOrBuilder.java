@@ -114,7 +114,7 @@ public interface AttemptRecordOrBuilder extends
 
   /**
    * <pre>
-   * How the attempt ended.
+   * Outcome of the attempt.
    * </pre>
    *
    * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>
@@ -123,7 +123,7 @@ public interface AttemptRecordOrBuilder extends
   int getOutcomeValue();
   /**
    * <pre>
-   * How the attempt ended.
+   * Outcome of the attempt.
    * </pre>
    *
    * <code>.workpool.v1.AttemptOutcome outcome = 6 [json_name = "outcome"];</code>

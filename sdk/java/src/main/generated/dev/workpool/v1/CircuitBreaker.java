@@ -102,7 +102,7 @@ private static final long serialVersionUID = 0L;
   private int minAttempts_ = 0;
   /**
    * <pre>
-   * Fewest attempts in the window before the rate counts. Unset or 0 means
+   * Minimum attempts in the window before the rate counts. Unset or 0 means
    * 10.
    * </pre>
    *
@@ -799,7 +799,7 @@ private static final long serialVersionUID = 0L;
     private int minAttempts_ ;
     /**
      * <pre>
-     * Fewest attempts in the window before the rate counts. Unset or 0 means
+     * Minimum attempts in the window before the rate counts. Unset or 0 means
      * 10.
      * </pre>
      *
@@ -812,7 +812,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Fewest attempts in the window before the rate counts. Unset or 0 means
+     * Minimum attempts in the window before the rate counts. Unset or 0 means
      * 10.
      * </pre>
      *
@@ -829,7 +829,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Fewest attempts in the window before the rate counts. Unset or 0 means
+     * Minimum attempts in the window before the rate counts. Unset or 0 means
      * 10.
      * </pre>
      *

@@ -48,7 +48,7 @@ public interface CircuitBreakerOrBuilder extends
 
   /**
    * <pre>
-   * Fewest attempts in the window before the rate counts. Unset or 0 means
+   * Minimum attempts in the window before the rate counts. Unset or 0 means
    * 10.
    * </pre>
    *

@@ -105,7 +105,7 @@ public enum WaitReason
   WAIT_REASON_KEY_AT_LIMIT(10),
   /**
    * <pre>
-   * The pool's rate limit has no token left; until says when the next one
+   * The pool's rate limit has no token left; until is when the next one
    * comes.
    * </pre>
    *
@@ -114,7 +114,7 @@ public enum WaitReason
   WAIT_REASON_RATE_LIMITED(11),
   /**
    * <pre>
-   * The pool's circuit breaker is open; until says when a probe may start.
+   * The pool's circuit breaker is open; until is when a probe may start.
    * </pre>
    *
    * <code>WAIT_REASON_CIRCUIT_OPEN = 12;</code>
@@ -215,7 +215,7 @@ public enum WaitReason
   public static final int WAIT_REASON_KEY_AT_LIMIT_VALUE = 10;
   /**
    * <pre>
-   * The pool's rate limit has no token left; until says when the next one
+   * The pool's rate limit has no token left; until is when the next one
    * comes.
    * </pre>
    *
@@ -224,7 +224,7 @@ public enum WaitReason
   public static final int WAIT_REASON_RATE_LIMITED_VALUE = 11;
   /**
    * <pre>
-   * The pool's circuit breaker is open; until says when a probe may start.
+   * The pool's circuit breaker is open; until is when a probe may start.
    * </pre>
    *
    * <code>WAIT_REASON_CIRCUIT_OPEN = 12;</code>

@@ -531,7 +531,7 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Duration attemptTimeout_;
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
@@ -545,7 +545,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
@@ -559,7 +559,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
@@ -2536,7 +2536,7 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> attemptTimeoutBuilder_;
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2549,7 +2549,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2566,7 +2566,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2588,7 +2588,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2608,7 +2608,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2635,7 +2635,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2654,7 +2654,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2668,7 +2668,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>
@@ -2685,7 +2685,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Longest time one attempt may run before the server sends the worker a
+     * Maximum time one attempt may run before the server sends the worker a
      * cancel request and ends the attempt as a timeout failure, retried per
      * the item's policy. Unset applies the pool's default_attempt_timeout.
      * </pre>

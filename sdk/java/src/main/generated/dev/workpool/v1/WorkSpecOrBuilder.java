@@ -240,7 +240,7 @@ public interface WorkSpecOrBuilder extends
 
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
@@ -251,7 +251,7 @@ public interface WorkSpecOrBuilder extends
   boolean hasAttemptTimeout();
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
@@ -262,7 +262,7 @@ public interface WorkSpecOrBuilder extends
   com.google.protobuf.Duration getAttemptTimeout();
   /**
    * <pre>
-   * Longest time one attempt may run before the server sends the worker a
+   * Maximum time one attempt may run before the server sends the worker a
    * cancel request and ends the attempt as a timeout failure, retried per
    * the item's policy. Unset applies the pool's default_attempt_timeout.
    * </pre>
