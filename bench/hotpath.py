@@ -31,10 +31,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 import workpool
-from bench import cpu, scenarios
-from bench.processes import ServerProcess, WorkerProcesses
-from bench.run import grpc_channel
+from bench import cpu
+from bench.processes import WorkerProcesses, running_server
+from bench.workpool_bench import CompletionStream, _enqueue_batches
+from demo.services import WorkpoolProcess
 
 POOL = "hot"
 BATCH = 1_000
@@ -49,41 +52,41 @@ class Figure:
     cpu_us: float
 
 
-def _server_cpu_seconds(server: ServerProcess) -> float:
+def _server_cpu_seconds(server: WorkpoolProcess) -> float:
     group = cpu.Group((server.pid,), descendants=False)
     return cpu.sample({"server": group}).groups["server"]
 
 
-async def _enqueue(server: ServerProcess, items: int) -> Figure:
+async def _enqueue(server: WorkpoolProcess, items: int) -> Figure:
     async with workpool.AsyncClient(server.target) as client:
         await client.create_pool(POOL, max_parallelism=1_000)
         cpu_before = _server_cpu_seconds(server)
-        rate = await scenarios.enqueue_throughput(client, POOL, BATCH, items)
+        rate = await _enqueue_batches(client, POOL, BATCH, items)
         cpu_used = _server_cpu_seconds(server) - cpu_before
     return Figure(rate, cpu_used / items * 1e6)
 
 
 async def _drain(
-    server: ServerProcess, items: int, profile: Path | None, py_spy: str | None
+    server: WorkpoolProcess, items: int, profile: Path | None, py_spy: str | None
 ) -> Figure:
     async with workpool.AsyncClient(server.target) as client:
         await client.create_pool(POOL, max_parallelism=1_000)
-        await scenarios.enqueue_throughput(client, POOL, BATCH, items)
+        await _enqueue_batches(client, POOL, BATCH, items)
 
-    channel = grpc_channel(server.target)
+    channel = grpc.aio.insecure_channel(server.target)
     workers = WorkerProcesses([server.target], [POOL], CAPACITY)
     profiler = None
     try:
-        async with scenarios.CompletionStream(channel, POOL) as stream:
+        async with CompletionStream(channel, POOL) as stream:
             if profile is not None and py_spy is not None:
                 profiler = _start_profiler(py_spy, server.pid, profile)
             cpu_before = _server_cpu_seconds(server)
             started = time.perf_counter()
             await asyncio.to_thread(workers.start, [server.metrics_url])
             seen = 0
-            async for _ in stream.completions():
-                seen += 1
-                if seen == items:
+            async for message in stream.messages():
+                seen += len(message.completions)
+                if seen >= items:
                     break
             rate = items / (time.perf_counter() - started)
             cpu_used = _server_cpu_seconds(server) - cpu_before
@@ -112,15 +115,11 @@ def _run_once(
 ) -> tuple[Figure, Figure]:
     figures = []
     for name in ("enqueue", "drain"):
-        server = ServerProcess(f"sqlite:///{folder / name}.db", folder / f"{name}.log")
-        server.start()
-        try:
+        with running_server(folder, name) as server:
             if name == "enqueue":
                 figures.append(asyncio.run(_enqueue(server, items)))
             else:
                 figures.append(asyncio.run(_drain(server, items, profile, py_spy)))
-        finally:
-            server.stop()
     return figures[0], figures[1]
 
 

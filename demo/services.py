@@ -85,6 +85,7 @@ class WorkpoolProcess:
     def dashboard_url(self) -> str:
         return f"http://{LOOPBACK}:{self.http_port}/"
 
+    @property
     def pid(self) -> int:
         if self._process is None:
             raise RuntimeError("the Workpool server is not started")

@@ -267,3 +267,34 @@ async def test_sdk_worker_fails_too_deep_return_value_alone(workpool_client, tar
     assert "deeper than 32 levels" in deep_status.result.error
     assert deep_status.previous_attempts == 1
     assert shallow_status.result.return_value == [[1]]
+
+
+async def test_results_before_bad_message_kept(workpool_client, protocol_workers):
+    await workpool_client.create_pool("jobs")
+    worker = await protocol_workers(["jobs"], ["job"], capacity=4)
+    work_ids = [await workpool_client.enqueue("jobs", "job") for _ in range(4)]
+    await worker.wait_started(4)
+
+    # The server decodes messages ahead of their commits, so the bad message
+    # arrives while earlier results are still unwritten.
+    for started in worker.started:
+        result = worker_service_pb2.AttemptResult(
+            work_id=started.work_id, attempt=started.attempt
+        )
+        result.success.return_value.CopyFrom(workpool.to_value(started.work_id))
+        worker.send(
+            worker_service_pb2.WorkRequest(
+                results=[result], credit=worker_service_pb2.Credit(count=1)
+            )
+        )
+    worker.send(
+        worker_service_pb2.WorkRequest(credit=worker_service_pb2.Credit(count=-1))
+    )
+
+    assert await worker._call.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "credit.count" in await worker._call.details()
+    for work_id in work_ids:
+        status = await workpool_client.status(work_id)
+        assert status.state is WorkState.FINISHED
+        assert status.result is not None
+        assert status.result.return_value == work_id

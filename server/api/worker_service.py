@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -15,7 +16,7 @@ from workpool_server.api.admission import StreamSlots
 from workpool_server.api.decoding import check_decoded
 from workpool_server.api.errors import abort
 from workpool_server.engine.engine import Engine
-from workpool_server.engine.model import CancelCause
+from workpool_server.engine.model import AttemptReport, CancelCause
 from workpool_server.engine.sessions import Outgoing, WorkerSession
 from workpool_server.errors import (
     UnavailableError,
@@ -102,6 +103,23 @@ def _response(outgoing: Outgoing) -> worker_service_pb2.WorkResponse:
             for a in outgoing.acks
         ],
     )
+
+
+# Messages decoded ahead of their transaction. The bound leaves a worker that
+# sends faster than the database commits to gRPC's flow control.
+READ_AHEAD = 64
+
+
+@dataclass
+class _Inbound:
+    """One decoded WorkRequest, or the end of the stream when `last` is set:
+    the worker closed it, or `error` broke it."""
+
+    reports: list[AttemptReport] = field(default_factory=list)
+    credit: int = 0
+    heartbeats: list[str] = field(default_factory=list)
+    last: bool = False
+    error: Exception | None = None
 
 
 class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
@@ -202,28 +220,12 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
         request_iterator,
         context: grpc.aio.ServicerContext,
     ) -> None:
-        engine = self._engine
+        # Messages are decoded ahead of their commits, so the results of all
+        # messages that arrive during one commit share the next transaction.
+        inbox: asyncio.Queue[_Inbound] = asyncio.Queue(READ_AHEAD)
+        receiver = asyncio.create_task(self._receive(request_iterator, inbox))
         try:
-            async for request in request_iterator:
-                check_decoded(request)
-                if request.HasField("hello"):
-                    raise invalid("hello", "must be sent only on the first message")
-                if request.results:
-                    reports = [
-                        convert.attempt_report(
-                            result, f"results[{index}]", self._limits
-                        )
-                        for index, result in enumerate(request.results)
-                    ]
-                    await engine.report(session, reports)
-                if request.HasField("credit"):
-                    if request.credit.count < 0:
-                        raise invalid("credit.count", "must not be negative")
-                    engine.add_credit(session, request.credit.count)
-                if request.HasField("heartbeat") and request.heartbeat.work_ids:
-                    for index, work_id in enumerate(request.heartbeat.work_ids):
-                        convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
-                    await engine.heartbeat(session, list(request.heartbeat.work_ids))
+            await self._apply_inbound(session, inbox)
         except WorkpoolError as error:
             session.error = error
         except asyncio.CancelledError:
@@ -234,5 +236,66 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
                 extra={"event": "worker_stream_failed", "worker_id": session.owner},
                 exc_info=True,
             )
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
         session.closed = True
         session.wake()
+
+    async def _receive(self, request_iterator, inbox: asyncio.Queue[_Inbound]) -> None:
+        """Decode and check each message; put a last entry at the end."""
+        try:
+            async for request in request_iterator:
+                await inbox.put(self._inbound(request))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - raised by the applying task
+            await inbox.put(_Inbound(last=True, error=error))
+            return
+        await inbox.put(_Inbound(last=True))
+
+    def _inbound(self, request: worker_service_pb2.WorkRequest) -> _Inbound:
+        check_decoded(request)
+        if request.HasField("hello"):
+            raise invalid("hello", "must be sent only on the first message")
+        reports = [
+            convert.attempt_report(result, f"results[{index}]", self._limits)
+            for index, result in enumerate(request.results)
+        ]
+        credit = 0
+        if request.HasField("credit"):
+            if request.credit.count < 0:
+                raise invalid("credit.count", "must not be negative")
+            credit = request.credit.count
+        for index, work_id in enumerate(request.heartbeat.work_ids):
+            convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
+        return _Inbound(reports, credit, list(request.heartbeat.work_ids))
+
+    async def _apply_inbound(
+        self, session: WorkerSession, inbox: asyncio.Queue[_Inbound]
+    ) -> None:
+        engine = self._engine
+        while True:
+            batch = [await inbox.get()]
+            while not batch[-1].last and not inbox.empty():
+                batch.append(inbox.get_nowait())
+
+            # Heartbeats go first, because a renewal after the batch's results
+            # would find those items finished and send a lease-lost cancel.
+            heartbeats = [work_id for item in batch for work_id in item.heartbeats]
+            if heartbeats:
+                await engine.heartbeat(session, heartbeats)
+            reports = [report for item in batch for report in item.reports]
+            if reports:
+                await engine.report(session, reports)
+            # A credit is a slot the worker freed, so it applies only after
+            # the results that came before it.
+            credit = sum(item.credit for item in batch)
+            if credit:
+                engine.add_credit(session, credit)
+
+            if batch[-1].error is not None:
+                raise batch[-1].error
+            if batch[-1].last:
+                return

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     bindparam,
     delete,
     func,
@@ -702,6 +704,48 @@ def _ready(
     return found
 
 
+_READY_COLUMNS = (
+    work.c.seq,
+    work.c.id,
+    work.c.function,
+    work.c.attempt,
+    work.c.args,
+    work.c.ready_at_us,
+    work.c.rank_us,
+    work.c.concurrency_key,
+    work.c.attempt_timeout_us,
+)
+
+
+def _ready_query(*conditions: Any, lock_rows: bool) -> Select:
+    query = (
+        select(*_READY_COLUMNS)
+        .where(
+            work.c.pool == bindparam("pool"),
+            work.c.function == bindparam("function"),
+            work.c.lane == bindparam("lane"),
+            work.c.state == WorkState.PENDING,
+            # "+ 0" keeps the planner off work_ready_idx. Without table
+            # statistics SQLite 3.40 ranged over that index and sorted every
+            # ready item by rank (11.7 ms for 20,000 ready items), where
+            # work_rank_idx yields them already in order and the LIMIT stops
+            # the scan early.
+            work.c.ready_at_us + 0 <= bindparam("now_us"),
+            *conditions,
+        )
+        .order_by(work.c.rank_us, work.c.seq)
+        .limit(bindparam("limit"))
+    )
+    return query.with_for_update(skip_locked=True) if lock_rows else query
+
+
+# Built once, because each dispatch pass reads a first page per served function
+# and lane, and building the select took more CPU than SQLite took to run it.
+_FIRST_READY_PAGE = {
+    lock_rows: _ready_query(lock_rows=lock_rows) for lock_rows in (False, True)
+}
+
+
 def _ready_page(
     tx: Tx,
     pool_name: str,
@@ -711,41 +755,31 @@ def _ready_page(
     full_keys: set[str],
     limit: int,
 ) -> list[Row]:
-    query = select(
-        work.c.seq,
-        work.c.id,
-        work.c.function,
-        work.c.attempt,
-        work.c.args,
-        work.c.ready_at_us,
-        work.c.rank_us,
-        work.c.concurrency_key,
-        work.c.attempt_timeout_us,
-    ).where(
-        work.c.pool == pool_name,
-        work.c.function == function,
-        work.c.lane == lane,
-        work.c.state == WorkState.PENDING,
-        # "+ 0" keeps the planner off work_ready_idx. Without table statistics
-        # SQLite 3.40 ranged over that index and sorted every ready item by
-        # rank (11.7 ms for 20,000 ready items), where work_rank_idx yields them
-        # already in order and the LIMIT stops the scan early.
-        work.c.ready_at_us + 0 <= tx.now_us,
-    )
+    parameters: dict[str, Any] = {
+        "pool": pool_name,
+        "function": function,
+        "lane": lane,
+        "now_us": tx.now_us,
+        "limit": limit,
+    }
+    if cursor is None and not full_keys:
+        query = _FIRST_READY_PAGE[tx.lock_rows]
+        return list(tx.connection.execute(query, parameters))
+
+    conditions = []
     if cursor is not None:
-        rank, seq = cursor
-        query = query.where(
+        parameters["rank"], parameters["seq"] = cursor
+        rank, seq = bindparam("rank"), bindparam("seq")
+        conditions.append(
             (work.c.rank_us > rank) | ((work.c.rank_us == rank) & (work.c.seq > seq))
         )
     if full_keys:
-        query = query.where(
+        conditions.append(
             work.c.concurrency_key.is_(None)
             | work.c.concurrency_key.not_in(sorted(full_keys))
         )
-    query = query.order_by(work.c.rank_us, work.c.seq).limit(limit)
-    if tx.lock_rows:
-        query = query.with_for_update(skip_locked=True)
-    return list(tx.connection.execute(query))
+    query = _ready_query(*conditions, lock_rows=tx.lock_rows)
+    return list(tx.connection.execute(query, parameters))
 
 
 def _candidate_from_row(pool_name: str, lane: Lane, row: Row) -> _Candidate:
