@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -60,7 +61,8 @@ def latency(summary: dict, path: Path) -> None:
         points = [
             (int(variant.split()[0]), stats["median"])
             for variant, stats in steady.items()
-            if variant.endswith(quantile)
+            # "50 % p99" is a whole latency; "50 % to start p99" one stage.
+            if re.fullmatch(rf"\d+ % {quantile}", variant)
         ]
         if points:
             left.plot(*zip(*points, strict=True), marker="o", label=quantile)

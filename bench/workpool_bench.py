@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import random
 import sqlite3
@@ -40,7 +41,7 @@ from bench.profiling import profiled
 from bench.results import Results
 from bench.sizes import Sizes
 from bench.worker import FLAKY_FUNCTION, NOOP_FUNCTION, SLEEP_FUNCTION
-from workpool.v1 import workpool_service_pb2, workpool_service_pb2_grpc
+from workpool.v1 import types_pb2, workpool_service_pb2, workpool_service_pb2_grpc
 
 T = TypeVar("T")
 
@@ -315,6 +316,7 @@ async def open_loop(
     rate: float,
     seconds: float,
     warmup_seconds: float = 1.0,
+    stages: dict[str, list[float]] | None = None,
 ) -> tuple[float, float, int, int]:
     """Offer ``rate`` items/s for ``seconds``; return p50, p99 in ms, sent, lost.
 
@@ -323,9 +325,14 @@ async def open_loop(
     not slow the offered load. Latency runs from the arrival of the enqueue
     response to the arrival of the item's completion on a subscriber in this
     process. Items accepted in the first ``warmup_seconds`` are left out.
+    With ``stages``, each measured item also adds its time in ms to the lists
+    under the names of ``STAGES``, read from wall clocks of this machine.
     """
     accepted: dict[str, float] = {}
     received: dict[str, float] = {}
+    accepted_wall_us: dict[str, int] = {}
+    # Per item: handler start, finished_at and arrival, wall clock in µs.
+    stage_times: dict[str, tuple[int, int, int]] = {}
     measured: set[str] = set()
     sent = 0
     all_received = asyncio.Event()
@@ -335,8 +342,15 @@ async def open_loop(
         async def collect() -> None:
             async for message in stream.messages():
                 now = time.perf_counter()
+                now_wall_us = time.time_ns() // 1_000
                 for completion in message.completions:
                     received[completion.work_id] = now
+                    if stages is not None:
+                        stage_times[completion.work_id] = (
+                            _handler_start_us(completion),
+                            completion.finished_at.ToMicroseconds(),
+                            now_wall_us,
+                        )
                 if sending_done and len(received) >= sent:
                     all_received.set()
 
@@ -348,8 +362,10 @@ async def open_loop(
         async def send(count: int) -> None:
             ids = await client.enqueue_batch(pool, _noop_items(count))
             now = time.perf_counter()
+            now_wall_us = time.time_ns() // 1_000
             for work_id in ids:
                 accepted[work_id] = now
+                accepted_wall_us[work_id] = now_wall_us
                 if now - started >= warmup_seconds:
                     measured.add(work_id)
 
@@ -375,7 +391,26 @@ async def open_loop(
         if work_id in received
     ]
     lost = sum(1 for work_id in measured if work_id not in received)
+    if stages is not None:
+        for work_id in measured & stage_times.keys():
+            started_us, finished_us, arrived_us = stage_times[work_id]
+            moments = (accepted_wall_us[work_id], started_us, finished_us, arrived_us)
+            for name, (begin, end) in zip(
+                STAGES, itertools.pairwise(moments), strict=True
+            ):
+                stages.setdefault(name, []).append(max(0, end - begin) / 1_000)
     return percentile(latencies, 0.5), percentile(latencies, 0.99), sent, lost
+
+
+# The stages of an item's latency in open_loop. The first ends at the handler's
+# start. The second ends at finished_at, stamped when the server queues the
+# result's transaction. The third ends when the subscriber receives it.
+STAGES = ("to start", "start to finished_at", "finished_at to arrival")
+
+
+def _handler_start_us(completion: types_pb2.Completion) -> int:
+    value = workpool.from_value(completion.result.success.return_value)
+    return int(value["started_us"])
 
 
 def steady_rates(
@@ -400,6 +435,10 @@ def bench_steady(
         ):
             for variant, rate in steady_rates(drain_rate, sizes.steady_levels):
                 for _ in range(sizes.repetitions):
+                    # The target's load level is also split into its stages.
+                    stages: dict[str, list[float]] | None = (
+                        {} if variant == "50 %" else None
+                    )
                     p50, p99, sent, lost = await measure(
                         open_loop(
                             client,
@@ -408,10 +447,19 @@ def bench_steady(
                             rate,
                             sizes.steady_seconds,
                             sizes.steady_warmup_seconds,
+                            stages,
                         )
                     )
                     results.add("steady", f"{variant} p50", p50, "ms")
                     results.add("steady", f"{variant} p99", p99, "ms")
+                    for stage, values in (stages or {}).items():
+                        for name, share in (("p50", 0.5), ("p99", 0.99)):
+                            results.add(
+                                "steady",
+                                f"{variant} {stage} {name}",
+                                percentile(values, share),
+                                "ms",
+                            )
                     if lost:
                         results.note(
                             "steady", f"{variant}: {lost} of {sent} items lost"

@@ -73,6 +73,9 @@ T = TypeVar("T")
 # Rows one maintenance step may touch, so a large backlog of expired leases
 # or statuses never makes one transaction long.
 MAINTENANCE_BATCH = 1_000
+# The maximum time between maintenance steps of a server alone on its
+# database, which bounds the delay of an expiry the due time missed.
+MAINTENANCE_INTERVAL_US = 1_000_000
 CANCEL_ALL_PAGE = 500
 COMPLETION_PAGE = 1_000
 GAUGE_REFRESH_SECONDS = 5.0
@@ -135,6 +138,10 @@ class Engine:
         # least recently gets the first free slot of the next claim.
         self._last_served: dict[str, int] = {}
         self._assignment_counter = 0
+        # When the dispatch pass must next expire leases, deadlines and
+        # statuses. Other replicas write expiries this one does not see, so
+        # replicated servers run the step on every pass.
+        self._maintenance_due_us = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task] = set()
         self.replica_id = uuid.uuid4().hex[:12]
@@ -272,6 +279,13 @@ class Engine:
                 session.send_cancel(notice.work_id, notice.attempt, notice.cause)
         if effects.wake_dispatch:
             self._wake.set()
+
+        # Effects apply in commit order, so an expiry that a transaction
+        # committed after a dispatch pass still lowers that pass's due time.
+        if effects.maintenance_due_us is not None:
+            self._maintenance_due_us = effects.maintenance_due_us
+        if effects.expiry_us is not None:
+            self._maintenance_due_us = min(self._maintenance_due_us, effects.expiry_us)
 
     # Replication
 
@@ -717,30 +731,45 @@ class Engine:
         lease_us = self.settings.lease_us
         retention_us = self.settings.completion_retention_us
 
+        maintenance_due_us = self._maintenance_due_us
+        if self.settings.replicated:
+            maintenance_due_us = 0
+
         def run(tx: Tx) -> tuple[list, dict[str, str], int | None, bool]:
-            expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
-            expired += queries.expire_deadlines(tx, MAINTENANCE_BATCH)
-            swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
-            if retention_us is not None:
-                swept += queries.sweep_completions(
-                    tx, tx.now_us - retention_us, MAINTENANCE_BATCH
-                )
+            expired = swept = 0
+            if tx.now_us >= maintenance_due_us:
+                expired = queries.expire_leases(tx, MAINTENANCE_BATCH)
+                expired += queries.expire_deadlines(tx, MAINTENANCE_BATCH)
+                swept = queries.sweep_expired(tx, MAINTENANCE_BATCH)
+                if retention_us is not None:
+                    swept += queries.sweep_completions(
+                        tx, tx.now_us - retention_us, MAINTENANCE_BATCH
+                    )
             assignments = (
                 queries.claim(tx, workers, lease_us, pool_order) if workers else []
             )
             traces = self.tracing.stored_contexts(tx.connection, assignments)
-            due = queries.next_due_us(tx.connection, tx.now_us, served)
-            # A rate-limit token or the end of a breaker's cool-down may let
-            # waiting work start, so the loop wakes then instead of polling.
-            gate_times = [at for at in tx.wake_at_us if at > tx.now_us]
-            if gate_times:
-                due = min(gate_times) if due is None else min(due, *gate_times)
+
+            # Read after the claim, so the leases and deadlines it set count.
+            times = [tx.now_us + MAINTENANCE_INTERVAL_US]
+            expiry = queries.next_expiry_us(tx.connection)
+            if expiry is not None:
+                times.append(expiry)
             if retention_us is not None:
                 oldest = queries.oldest_completion_us(tx.connection)
                 if oldest is not None:
-                    retention_due = oldest + retention_us
-                    due = retention_due if due is None else min(due, retention_due)
+                    times.append(oldest + retention_us)
             more = expired >= MAINTENANCE_BATCH or swept >= MAINTENANCE_BATCH
+            tx.effects.maintenance_due_us = tx.now_us if more else min(times)
+
+            due = min(times[1:], default=None)
+            ready = queries.next_ready_us(tx.connection, tx.now_us, served)
+            # A rate-limit token or the end of a breaker's cool-down may let
+            # waiting work start, so the loop wakes then instead of polling.
+            gate_times = [at for at in tx.wake_at_us if at > tx.now_us]
+            for at in (ready, *gate_times):
+                if at is not None:
+                    due = at if due is None else min(due, at)
             delay = None if due is None else max(due - tx.now_us, 0)
             return assignments, traces, delay, more
 

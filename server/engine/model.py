@@ -302,6 +302,14 @@ class Effects:
     retried: dict[str, int] = field(default_factory=dict)
     run_durations: list[tuple[str, float]] = field(default_factory=list)
     wake_dispatch: bool = False
+    # The earliest time at which a row this transaction wrote expires, and,
+    # from a dispatch pass, when the next maintenance step is due.
+    expiry_us: int | None = None
+    maintenance_due_us: int | None = None
 
     def count(self, counter: dict[str, int], pool: str, amount: int = 1) -> None:
         counter[pool] = counter.get(pool, 0) + amount
+
+    def expires(self, at_us: int) -> None:
+        if self.expiry_us is None or at_us < self.expiry_us:
+            self.expiry_us = at_us

@@ -910,7 +910,8 @@ def _lease(
     ]
 
 
-# The statements of next_due_us, which runs on every dispatch pass.
+# The statements of next_ready_us and next_expiry_us, which run on every
+# dispatch pass.
 _NEXT_READY = select(func.min(work.c.ready_at_us)).where(
     work.c.pool == bindparam("pool"),
     work.c.function == bindparam("function"),
@@ -931,14 +932,10 @@ _NEXT_EXPIRY = (
 )
 
 
-def next_due_us(
+def next_ready_us(
     connection: Connection, now_us: int, served: Iterable[tuple[str, str]]
 ) -> int | None:
-    """Return the earliest future time at which something must happen.
-
-    That is the next ready time of an item some worker serves, the next
-    lease expiry, attempt deadline, or status expiry.
-    """
+    """Return the earliest future ready time of an item some worker serves."""
     times: list[int] = []
     # One query per lane, so that each is a seek in work_ready_idx whatever
     # the number of pending items.
@@ -953,6 +950,12 @@ def next_due_us(
             value = connection.execute(_NEXT_READY, parameters).scalar()
             if value is not None:
                 times.append(value)
+    return min(times) if times else None
+
+
+def next_expiry_us(connection: Connection) -> int | None:
+    """Return the earliest lease expiry, attempt deadline or status expiry."""
+    times = []
     for query in _NEXT_EXPIRY:
         value = connection.execute(query).scalar()
         if value is not None:
@@ -1135,6 +1138,8 @@ def _finish(tx: Tx, row: Row, outcome: Outcome, attempts: int) -> None:
             "expires_at_us": None if ttl is None else tx.now_us + ttl,
         }
     )
+    if ttl is not None:
+        tx.effects.expires(tx.now_us + ttl)
     tx._new_completions.append(
         {
             "work_id": row.id,
