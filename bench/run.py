@@ -178,8 +178,20 @@ def main() -> int:
         help="items/s that steady, fan-out and soak load is a share of, when "
         "the run does not measure the drain with 8 workers first",
     )
+    parser.add_argument(
+        "--steady-workers",
+        type=int,
+        default=workpool_bench.STEADY_WORKERS,
+        metavar="N",
+        help="worker processes of the steady, fan-out, retry-storm, backlog-depth "
+        "and soak scenarios (8); their load is a share of the drain with as many "
+        "workers when the run measures it",
+    )
     options = parser.parse_args()
     sizes = QUICK if options.quick else FULL
+    if options.steady_workers < 1:
+        parser.error("--steady-workers must be 1 or more")
+    workpool_bench.STEADY_WORKERS = options.steady_workers
     profiling.selected.update(options.profile)
 
     if options.soak is not None:

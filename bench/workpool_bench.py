@@ -489,33 +489,44 @@ def _create_pool(
 
 async def _start_latency(
     client: workpool.AsyncClient, channel: grpc.aio.Channel, pool: str, items: int
-) -> tuple[float, float]:
-    """Run ``items`` no-ops one after another; return p50 and p99 in ms.
+) -> dict[str, list[float]]:
+    """Run ``items`` no-ops one after another; return latencies in ms.
 
-    Latency is the handler's start time minus the item's ``enqueued_at``,
-    both wall-clock readings on this machine. Each item is enqueued after
-    the previous one completed, so the pool is idle when it arrives.
+    Under "total" is the handler's start time minus the item's
+    ``enqueued_at``, both wall-clock readings on this machine. "to response"
+    ends when the enqueue response arrives, and "response to start" is the
+    rest. Each item is enqueued after the previous one completed, so the pool
+    is idle when it arrives.
     """
     started_us: dict[str, int] = {}
+    response_us: dict[str, int] = {}
     async with CompletionStream(channel, pool) as stream:
         messages = stream.messages()
         for _ in range(items):
             work_id = await client.enqueue(pool, NOOP_FUNCTION)
+            response_us[work_id] = time.time_ns() // 1_000
             while work_id not in started_us:
                 message = await anext(messages)
                 for completion in message.completions:
-                    value = workpool.from_value(completion.result.success.return_value)
-                    started_us[completion.work_id] = int(value["started_us"])
+                    started_us[completion.work_id] = _handler_start_us(completion)
 
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {
+        "total": [],
+        "to response": [],
+        "response to start": [],
+    }
     ids = list(started_us)
     for offset in range(0, len(ids), MAX_BATCH):
         for status in await client.status_batch(ids[offset : offset + MAX_BATCH]):
             if status.enqueued_at is None:
                 raise RuntimeError(f"{status.work_id} has no enqueued_at")
             accepted_us = _micros(status.enqueued_at)
-            latencies.append((started_us[status.work_id] - accepted_us) / 1_000)
-    return percentile(latencies, 0.5), percentile(latencies, 0.99)
+            started = started_us[status.work_id]
+            response = response_us[status.work_id]
+            latencies["total"].append((started - accepted_us) / 1_000)
+            latencies["to response"].append((response - accepted_us) / 1_000)
+            latencies["response to start"].append((started - response) / 1_000)
+    return latencies
 
 
 def bench_start_latency(folder: Path, sizes: Sizes, results: Results) -> None:
@@ -529,11 +540,18 @@ def bench_start_latency(folder: Path, sizes: Sizes, results: Results) -> None:
             grpc.aio.insecure_channel(target) as channel,
         ):
             for _ in range(sizes.repetitions):
-                p50, p99 = await measure(
+                latencies = await measure(
                     _start_latency(client, channel, "latency", sizes.latency_items)
                 )
-                results.add("start-latency", "p50", p50, "ms")
-                results.add("start-latency", "p99", p99, "ms")
+                for stage, values in latencies.items():
+                    prefix = "" if stage == "total" else f"{stage} "
+                    for name, share in (("p50", 0.5), ("p99", 0.99)):
+                        results.add(
+                            "start-latency",
+                            f"{prefix}{name}",
+                            percentile(values, share),
+                            "ms",
+                        )
 
     with running_server(folder, "latency") as server:
         _create_pool(server.target, "latency")
