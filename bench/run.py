@@ -31,6 +31,9 @@ from bench.results import Results  # noqa: E402
 from bench.sizes import FULL, QUICK, Sizes  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
+# The base of steady load when no drain was measured and no full run is on
+# record.
+DEFAULT_DRAIN_RATE = 2_000.0
 
 WORKPOOL_SCENARIOS = (
     "floors",
@@ -64,6 +67,16 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def recorded_drain_rate(workers: int) -> float:
+    """Return the drain rate with ``workers`` workers of the last full run."""
+    try:
+        summary = json.loads((RESULTS_DIR / "latest.json").read_text())
+        variant = workpool_bench.workers_variant(workers)
+        return float(summary["scenarios"]["drain"]["variants"][variant]["median"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_DRAIN_RATE
 
 
 def run_floors(folder: Path, sizes: Sizes, results: Results) -> None:
@@ -174,9 +187,9 @@ def main() -> int:
     parser.add_argument(
         "--drain-rate",
         type=float,
-        default=2_000.0,
         help="items/s that steady, fan-out and soak load is a share of, when "
-        "the run does not measure the drain with 8 workers first",
+        "the run does not measure the drain first; by default the drain with as "
+        "many workers in bench/results/latest.json, or 2,000",
     )
     parser.add_argument(
         "--steady-workers",
@@ -192,6 +205,8 @@ def main() -> int:
     if options.steady_workers < 1:
         parser.error("--steady-workers must be 1 or more")
     workpool_bench.STEADY_WORKERS = options.steady_workers
+    if options.drain_rate is None:
+        options.drain_rate = recorded_drain_rate(options.steady_workers)
     profiling.selected.update(options.profile)
 
     if options.soak is not None:

@@ -1131,6 +1131,7 @@ def bench_soak(
     rate = 0.5 * drain_rate
     steps = max(1, round(minutes * 2))
     print(f"Workpool: soak at {rate:,.0f} items/s for {minutes:g} minutes", flush=True)
+    results.add("soak", "offered load", rate, "items/s")
 
     async def run(target: str, pid: int) -> None:
         async with (
