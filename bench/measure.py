@@ -105,3 +105,19 @@ def drain_rates(
     if not rates:
         rates.append(total / (time.monotonic() - first_seen))
     return rates
+
+
+def repeated_drains(drain: Callable[[int], list[float]], windows: int) -> list[float]:
+    """Run ``drain`` rounds until they gave ``windows`` rates, or ``windows``
+    rounds ran.
+
+    ``drain`` loads a new backlog, drains it and returns the rates of at most
+    the number of windows it is given. A peer that empties its backlog before
+    all windows end thus still gets as many repetitions as the others.
+    """
+    rates: list[float] = []
+    for _ in range(windows):
+        rates += drain(windows - len(rates))
+        if len(rates) >= windows:
+            break
+    return rates

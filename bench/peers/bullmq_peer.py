@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from bench.measure import drain_rates
+from bench.measure import drain_rates, repeated_drains
 from bench.peers import BULLMQ_DIR
 from bench.peers.processes import check_running, running_processes
 from bench.peers.redis_server import running_redis
@@ -49,10 +49,6 @@ def run(folder: Path, sizes: Sizes, results: Results) -> None:
             results.add("enqueue-unary", "64 in flight", rate, "items/s", NAME)
 
         for workers in sizes.peer_drain_workers:
-            print(f"BullMQ: drain of {items:,} jobs, {workers} worker processes")
-            counter.flushdb()
-            rate = _call("preload", redis_url, items)
-            print(f"  preloaded {items:,} jobs at {rate:,.0f} jobs/s", flush=True)
             command = [
                 "node",
                 str(SCRIPT),
@@ -60,20 +56,29 @@ def run(folder: Path, sizes: Sizes, results: Results) -> None:
                 redis_url,
                 str(WORKER_CONCURRENCY),
             ]
-            with running_processes(
-                [command] * workers,
-                {},
-                folder / f"bullmq-{workers}.log",
-                cwd=BULLMQ_DIR,
-            ) as processes:
-                check_running(processes, "BullMQ")
-                rates = drain_rates(
-                    lambda: int(counter.zcard(COMPLETED_KEY)),
-                    items,
-                    sizes.repetitions,
-                    sizes.window_seconds,
-                )
+
+            def drain(
+                windows: int, workers: int = workers, command: list[str] = command
+            ) -> list[float]:
+                print(f"BullMQ: drain of {items:,} jobs, {workers} worker processes")
+                counter.flushdb()
+                rate = _call("preload", redis_url, items)
+                print(f"  preloaded {items:,} jobs at {rate:,.0f} jobs/s", flush=True)
+                with running_processes(
+                    [command] * workers,
+                    {},
+                    folder / f"bullmq-{workers}.log",
+                    cwd=BULLMQ_DIR,
+                ) as processes:
+                    check_running(processes, "BullMQ")
+                    return drain_rates(
+                        lambda: int(counter.zcard(COMPLETED_KEY)),
+                        items,
+                        windows,
+                        sizes.window_seconds,
+                    )
+
             variant = f"{workers} worker{'s' if workers > 1 else ''}"
-            for value in rates:
+            for value in repeated_drains(drain, sizes.repetitions):
                 results.add("drain", variant, value, "items/s", NAME)
         counter.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from bench.measure import drain_rates
+from bench.measure import drain_rates, repeated_drains
 from bench.peers.processes import ROOT, check_running, running_processes
 from bench.peers.redis_server import running_redis
 from bench.results import Results
@@ -95,24 +95,27 @@ def run(folder: Path, sizes: Sizes, results: Results) -> None:
 
         counter = redis.Redis.from_url(redis_url)
         for workers in sizes.peer_drain_workers:
-            print(f"Celery: drain of {items:,} tasks, {workers} worker processes")
-            counter.flushdb()
-            rate = _call(redis_url, "preload", items)
-            print(f"  preloaded {items:,} tasks at {rate:,.0f} tasks/s", flush=True)
-            with running_processes(
-                [_worker_command(workers)],
-                {"BENCH_REDIS_URL": redis_url},
-                folder / f"celery-{workers}.log",
-            ) as processes:
-                check_running(processes, "Celery")
-                rates = drain_rates(
-                    lambda: int(counter.get("bench:completed") or 0),
-                    items,
-                    sizes.repetitions,
-                    sizes.window_seconds,
-                )
+
+            def drain(windows: int, workers: int = workers) -> list[float]:
+                print(f"Celery: drain of {items:,} tasks, {workers} worker processes")
+                counter.flushdb()
+                rate = _call(redis_url, "preload", items)
+                print(f"  preloaded {items:,} tasks at {rate:,.0f} tasks/s", flush=True)
+                with running_processes(
+                    [_worker_command(workers)],
+                    {"BENCH_REDIS_URL": redis_url},
+                    folder / f"celery-{workers}.log",
+                ) as processes:
+                    check_running(processes, "Celery")
+                    return drain_rates(
+                        lambda: int(counter.get("bench:completed") or 0),
+                        items,
+                        windows,
+                        sizes.window_seconds,
+                    )
+
             variant = f"{workers} worker{'s' if workers > 1 else ''}"
-            for value in rates:
+            for value in repeated_drains(drain, sizes.repetitions):
                 results.add("drain", variant, value, "items/s", NAME)
         counter.close()
 

@@ -10,6 +10,7 @@ workflow tasks and one activity task.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import time
@@ -20,13 +21,15 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.measure import drain_rates, wait_for_port
+from bench.measure import drain_rates, repeated_drains, wait_for_port
 from bench.peers.processes import check_running, running_processes
 from bench.results import Results
 from bench.sizes import Sizes
 from demo.services import LOOPBACK, free_port
 
 NAME = "temporal"
+# Numbers the drain rounds, each of which gets a task queue of its own.
+_DRAIN_ROUNDS = itertools.count()
 IN_FLIGHT = 64
 # Workflow starts per enqueue repetition. The development server started
 # 35 to 100 workflows/s in the runs here, so the other peers' call count
@@ -110,31 +113,40 @@ def run(folder: Path, sizes: Sizes, results: Results) -> None:
                     "drain", f"temporal {variant} skipped: at most {MAX_WORKERS} run"
                 )
                 continue
-            task_queue = f"drain-{workers}"
-            print(f"Temporal: drain of {items:,} workflows, {workers} worker processes")
 
-            async def load(queue: str = task_queue) -> float:
-                client = await Client.connect(target)
-                return await _start_workflows(client, queue, items)
-
-            rate = asyncio.run(load())
-            print(f"  started {items:,} workflows at {rate:,.0f}/s", flush=True)
-            command = [
-                sys.executable,
-                "-m",
-                "bench.peers.temporal_worker",
-                target,
-                task_queue,
-            ]
-            with running_processes(
-                [command] * workers, {}, folder / f"temporal-{workers}.log"
-            ) as processes:
-                check_running(processes, "Temporal")
-                rates = drain_rates(
-                    lambda queue=task_queue: asyncio.run(_completed(target, queue)),
-                    items,
-                    sizes.repetitions,
-                    sizes.window_seconds,
+            def drain(windows: int, workers: int = workers) -> list[float]:
+                # Each round has its own task queue, whose completed
+                # workflows are the round's count.
+                task_queue = f"drain-{workers}-{next(_DRAIN_ROUNDS)}"
+                print(
+                    f"Temporal: drain of {items:,} workflows, {workers} worker "
+                    "processes"
                 )
+
+                async def load() -> float:
+                    client = await Client.connect(target)
+                    return await _start_workflows(client, task_queue, items)
+
+                rate = asyncio.run(load())
+                print(f"  started {items:,} workflows at {rate:,.0f}/s", flush=True)
+                command = [
+                    sys.executable,
+                    "-m",
+                    "bench.peers.temporal_worker",
+                    target,
+                    task_queue,
+                ]
+                with running_processes(
+                    [command] * workers, {}, folder / f"temporal-{workers}.log"
+                ) as processes:
+                    check_running(processes, "Temporal")
+                    return drain_rates(
+                        lambda: asyncio.run(_completed(target, task_queue)),
+                        items,
+                        windows,
+                        sizes.window_seconds,
+                    )
+
+            rates = repeated_drains(drain, sizes.repetitions)
             for value in rates:
                 results.add("drain", variant, value, "items/s", NAME)
