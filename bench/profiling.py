@@ -69,6 +69,7 @@ def summarize(raw: Path) -> str:
     """
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    groups: Counter[str] = Counter()
     samples = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -82,6 +83,9 @@ def summarize(raw: Path) -> str:
         own[frames[-1]] += count
         for frame in set(frames):
             total[frame] += count
+        groups[_group(frames[-1])] += count
+        if any(frame.startswith("Writer._run ") for frame in frames):
+            groups["writer thread (on the stack)"] += count
     if not samples:
         return f"{raw.name}: no samples\n"
     # py-spy leaves out threads it finds idle, so the shares are of the
@@ -92,4 +96,20 @@ def summarize(raw: Path) -> str:
     lines += ["", "total (frame on the stack):"]
     for frame, count in total.most_common(TOP_FRAMES):
         lines.append(f"  {100 * count / samples:5.1f} %  {frame}")
+    lines += ["", "innermost frame by where its code lives:"]
+    for group, count in sorted(groups.items()):
+        lines.append(f"  {100 * count / samples:5.1f} %  {group}")
     return "\n".join(lines) + "\n"
+
+
+def _group(frame: str) -> str:
+    """Return the kind of code a frame such as ``f (path/file.py:12)`` runs."""
+    if "do_execute" in frame or "do_commit" in frame or "psycopg" in frame:
+        return "database driver calls"
+    if "sqlalchemy/" in frame:
+        return "SQLAlchemy"
+    if "(server/" in frame:
+        return "Workpool server"
+    if "asyncio/" in frame or "selectors.py" in frame:
+        return "asyncio, with its wait in select"
+    return "other"
