@@ -187,9 +187,9 @@ def main() -> int:
     parser.add_argument(
         "--drain-rate",
         type=float,
-        help="items/s that steady, fan-out and soak load is a share of, when "
-        "the run does not measure the drain first; by default the drain with as "
-        "many workers in bench/results/latest.json, or 2,000",
+        help="items/s that the soak's load is a share of; by default the drain "
+        "with as many workers in bench/results/latest.json, or 2,000 (steady, "
+        "fan-out and retry-storm use the drain measured in the same run)",
     )
     parser.add_argument(
         "--steady-workers",

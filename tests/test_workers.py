@@ -298,3 +298,74 @@ async def test_results_before_bad_message_kept(workpool_client, protocol_workers
         assert status.state is WorkState.FINISHED
         assert status.result is not None
         assert status.result.return_value == work_id
+
+
+@pytest.mark.parametrize(
+    ("bad_part", "field"),
+    [
+        ({"credit": worker_service_pb2.Credit(count=-1)}, "credit.count"),
+        (
+            {"heartbeat": worker_service_pb2.Heartbeat(work_ids=["not-an-id"])},
+            "heartbeat.work_ids[0]",
+        ),
+    ],
+    ids=["credit", "heartbeat"],
+)
+async def test_result_beside_bad_field_kept(
+    workpool_client, protocol_workers, bad_part, field
+):
+    await workpool_client.create_pool("jobs")
+    worker = await protocol_workers(["jobs"], ["job"])
+    work_id = await workpool_client.enqueue("jobs", "job")
+    await worker.wait_started(1)
+
+    result = worker_service_pb2.AttemptResult(work_id=work_id, attempt=1)
+    result.success.return_value.CopyFrom(workpool.to_value("kept"))
+    worker.send(worker_service_pb2.WorkRequest(results=[result], **bad_part))
+
+    assert await worker._call.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field in await worker._call.details()
+    status = await workpool_client.status(work_id)
+    assert status.state is WorkState.FINISHED
+    assert status.result is not None
+    assert status.result.return_value == "kept"
+
+
+async def test_heartbeat_with_many_ids_renews_lease(
+    workpool_client, protocol_workers, fake_clock
+):
+    await create_retrying_pool(workpool_client)
+    worker = await protocol_workers(["jobs"], ["job"])
+    work_id = await workpool_client.enqueue("jobs", "job")
+    await worker.wait_started(1)
+
+    # More ids than one IN list takes, so the renewal runs in several parts.
+    others = [f"wk_01JD9V6GQ8M3T6Y4D3W{index:07d}" for index in range(1_200)]
+    fake_clock.advance(timedelta(seconds=4))
+    await worker.heartbeat([*others, work_id, work_id])
+
+    # The lease now ends 5 s after the heartbeat, not at 5 s.
+    fake_clock.advance(timedelta(seconds=2))
+    await asyncio.sleep(0.2)
+    status = await workpool_client.status(work_id)
+    assert status.state is WorkState.RUNNING
+    assert not worker.cancels_for(LEASE_LOST, work_id)
+
+
+async def test_heartbeat_past_capacity_limit_rejected(
+    workpool_client, protocol_workers
+):
+    await workpool_client.create_pool("jobs")
+    worker = await protocol_workers(["jobs"], ["job"])
+    ids = [f"wk_01JD9V6GQ8M3T6Y4D3W{index:07d}" for index in range(10_001)]
+
+    worker.send(
+        worker_service_pb2.WorkRequest(
+            heartbeat=worker_service_pb2.Heartbeat(work_ids=ids)
+        )
+    )
+
+    assert await worker._call.code() is grpc.StatusCode.INVALID_ARGUMENT
+    details = await worker._call.details()
+    assert "heartbeat.work_ids" in details
+    assert "10000" in details

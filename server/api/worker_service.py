@@ -247,7 +247,10 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
         """Decode and check each message; put a last entry at the end."""
         try:
             async for request in request_iterator:
-                await inbox.put(self._inbound(request))
+                inbound = self._inbound(request)
+                await inbox.put(inbound)
+                if inbound.last:
+                    return
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - raised by the applying task
@@ -259,18 +262,33 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
         check_decoded(request)
         if request.HasField("hello"):
             raise invalid("hello", "must be sent only on the first message")
-        reports = [
-            convert.attempt_report(result, f"results[{index}]", self._limits)
-            for index, result in enumerate(request.results)
-        ]
-        credit = 0
-        if request.HasField("credit"):
-            if request.credit.count < 0:
-                raise invalid("credit.count", "must not be negative")
-            credit = request.credit.count
-        for index, work_id in enumerate(request.heartbeat.work_ids):
-            convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
-        return _Inbound(reports, credit, list(request.heartbeat.work_ids))
+        inbound = _Inbound(
+            reports=[
+                convert.attempt_report(result, f"results[{index}]", self._limits)
+                for index, result in enumerate(request.results)
+            ]
+        )
+        # A bad credit or heartbeat ends the stream, but the message's valid
+        # results still count, as they did when results were applied first.
+        try:
+            if request.HasField("credit"):
+                if request.credit.count < 0:
+                    raise invalid("credit.count", "must not be negative")
+                inbound.credit = request.credit.count
+            work_ids = request.heartbeat.work_ids
+            if len(work_ids) > convert.MAX_WORKER_CAPACITY:
+                raise invalid(
+                    "heartbeat.work_ids",
+                    f"names {len(work_ids)} items, more than a worker's maximum "
+                    f"capacity of {convert.MAX_WORKER_CAPACITY}",
+                )
+            for index, work_id in enumerate(work_ids):
+                convert.check_work_id(work_id, f"heartbeat.work_ids[{index}]")
+            inbound.heartbeats = list(work_ids)
+        except WorkpoolError as error:
+            inbound.last = True
+            inbound.error = error
+        return inbound
 
     async def _apply_inbound(
         self, session: WorkerSession, inbox: asyncio.Queue[_Inbound]
@@ -283,7 +301,9 @@ class WorkerServicer(worker_service_pb2_grpc.WorkerServiceServicer):
 
             # Heartbeats go first, because a renewal after the batch's results
             # would find those items finished and send a lease-lost cancel.
-            heartbeats = [work_id for item in batch for work_id in item.heartbeats]
+            heartbeats = list(
+                dict.fromkeys(work_id for item in batch for work_id in item.heartbeats)
+            )
             if heartbeats:
                 await engine.heartbeat(session, heartbeats)
             reports = [report for item in batch for report in item.reports]

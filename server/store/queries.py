@@ -967,10 +967,13 @@ def next_expiry_us(connection: Connection) -> int | None:
 
 
 def _load_for_update(tx: Tx, work_ids: Sequence[str]) -> dict[str, Row]:
-    query = select(*_STATUS_COLUMNS).where(work.c.id.in_(work_ids))
-    if tx.lock_rows:
-        query = query.with_for_update()
-    return {row.id: row for row in tx.connection.execute(query)}
+    rows: dict[str, Row] = {}
+    for chunk in _chunks(list(dict.fromkeys(work_ids))):
+        query = select(*_STATUS_COLUMNS).where(work.c.id.in_(chunk))
+        if tx.lock_rows:
+            query = query.with_for_update()
+        rows.update((row.id, row) for row in tx.connection.execute(query))
+    return rows
 
 
 def record_results(
@@ -1212,22 +1215,37 @@ def renew_leases(
     tx: Tx, owner: str, work_ids: Sequence[str], lease_us: int
 ) -> set[str]:
     """Extend the leases `owner` holds; return the ids it no longer holds."""
-    owned_ids = set(
-        tx.connection.execute(
-            select(work.c.id).where(
-                work.c.id.in_(work_ids),
-                work.c.state == WorkState.RUNNING,
-                work.c.lease_owner == owner,
-            )
-        ).scalars()
-    )
-    if owned_ids:
-        tx.connection.execute(
-            update(work)
-            .where(work.c.id.in_(owned_ids), work.c.lease_owner == owner)
-            .values(lease_expires_at_us=tx.now_us + lease_us)
+    requested = list(dict.fromkeys(work_ids))
+    owned_ids: set[str] = set()
+    for chunk in _chunks(requested):
+        owned = list(
+            tx.connection.execute(
+                select(work.c.id).where(
+                    work.c.id.in_(chunk),
+                    work.c.state == WorkState.RUNNING,
+                    work.c.lease_owner == owner,
+                )
+            ).scalars()
         )
-    return set(work_ids) - owned_ids
+        if owned:
+            tx.connection.execute(
+                update(work)
+                .where(work.c.id.in_(owned), work.c.lease_owner == owner)
+                .values(lease_expires_at_us=tx.now_us + lease_us)
+            )
+        owned_ids.update(owned)
+    return set(requested) - owned_ids
+
+
+# Ids per IN list, well under the bound parameters SQLite allows in one
+# statement (32,766 by default since 3.32) and PostgreSQL's 65,535, because
+# a worker stream's merged messages can name any number of items.
+IN_LIST_SIZE = 500
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), IN_LIST_SIZE):
+        yield values[start : start + IN_LIST_SIZE]
 
 
 def release_owner(tx: Tx, owner: str) -> int:
