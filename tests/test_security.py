@@ -343,7 +343,7 @@ async def test_health_open_and_reflection_optional(start):
             reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
-    async def list_services(server: RunningServer, token: str | None) -> Any:
+    async def list_services_once(server: RunningServer, token: str | None) -> Any:
         metadata = [("authorization", f"Bearer {token}")] if token else []
         async with grpc.aio.insecure_channel(target(server)) as channel:
             stub = reflection_pb2_grpc.ServerReflectionStub(channel)
@@ -356,6 +356,15 @@ async def test_health_open_and_reflection_optional(start):
                     return [s.name for s in reply.list_services_response.service]
             except grpc.aio.AioRpcError as error:
                 return error.code()
+
+    async def list_services(server: RunningServer, token: str | None) -> Any:
+        # TODO: a refusal that ends this bidirectional call before its request
+        # is read reached the client once as INTERNAL on a loaded machine, so
+        # that status gets one more try. A service list is never accepted.
+        outcome = await list_services_once(server, token)
+        if outcome == grpc.StatusCode.INTERNAL:
+            outcome = await list_services_once(server, token)
+        return outcome
 
     assert await list_services(open_server, None) == grpc.StatusCode.UNAUTHENTICATED
     assert "workpool.v1.WorkpoolService" in await list_services(
