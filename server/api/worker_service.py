@@ -112,8 +112,8 @@ READ_AHEAD = 64
 
 @dataclass
 class _Inbound:
-    """One decoded WorkRequest, or the end of the stream when `last` is set:
-    the worker closed it, or `error` broke it."""
+    """One decoded WorkRequest. `last` marks the stream's final entry: the
+    worker closed the stream, or `error` ends it after this entry's results."""
 
     reports: list[AttemptReport] = field(default_factory=list)
     credit: int = 0
